@@ -1,0 +1,53 @@
+"""ibkr-exec: order execution for Interactive Brokers as supervised state-machine actors.
+
+Everything public is importable from here; submodules are implementation detail.
+"""
+
+from ibkr_exec.config import Settings
+from ibkr_exec.errors import (
+    AckTimeoutError,
+    ActorStoppedError,
+    DuplicateOrderError,
+    IBKRExecError,
+    LiveTradingNotAllowedError,
+    NotConnectedError,
+    OrderRejectedError,
+    ReadOnlyError,
+    RiskCheckError,
+    StashFullError,
+)
+from ibkr_exec.models import (
+    Fill,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    TimeInForce,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AckTimeoutError",
+    "ActorStoppedError",
+    "DuplicateOrderError",
+    "Fill",
+    "IBKRExecError",
+    "LiveTradingNotAllowedError",
+    "NotConnectedError",
+    "Order",
+    "OrderRejectedError",
+    "OrderRequest",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "ReadOnlyError",
+    "RiskCheckError",
+    "Settings",
+    "Side",
+    "StashFullError",
+    "TimeInForce",
+    "__version__",
+]

@@ -1,0 +1,35 @@
+"""The ``ibkr-exec`` command line: demo | simulate | diagrams | trace."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ibkr_exec import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one sub-command per job."""
+    parser = argparse.ArgumentParser(
+        prog="ibkr-exec",
+        description="Order execution for Interactive Brokers as supervised state-machine actors.",
+    )
+    parser.add_argument("--version", action="version", version=f"ibkr-exec {__version__}")
+    parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        print(f"ibkr-exec {__version__}")
+        parser.print_help()
+        return 0
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
