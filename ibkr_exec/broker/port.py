@@ -1,0 +1,127 @@
+"""What the actors need from a broker, and what a broker tells them.
+
+The actors never see ib_async. The adapter (``broker/ib.py``) turns IB's raw callbacks into the
+normalised reports below (through the tables in ``broker/translate.py``) and carries out the two
+commands of :class:`Broker`. Tests can put any object with the same two methods behind an actor.
+
+Reports identify their order by ``order_id`` (IB's orderId, as a string) and, where IB supplies
+them, ``perm_id`` and ``order_ref`` (our client_order_id). The connection actor routes each report to
+its order actor by order_ref, then perm_id, then order_id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+import attrs
+
+from ibkr_exec.models import Order, Side
+
+
+class Broker(Protocol):
+    """The commands an order actor issues. Both only write to the broker link: they never block."""
+
+    def place_order(self, order: Order) -> None:
+        """Send ``order`` (its ``order_id`` is already assigned) to the broker."""
+
+    def cancel_order(self, order: Order) -> None:
+        """Ask the broker to cancel ``order``; the answer comes back as a report."""
+
+
+@attrs.frozen
+class OrderAccepted:
+    """The broker acknowledged the order and it is working (PreSubmitted / Submitted)."""
+
+    order_id: str
+    perm_id: int | None = None
+    order_ref: str | None = None
+    broker_status: str = "Submitted"
+
+
+@attrs.frozen
+class ExecutionReport:
+    """One execution (IB's execDetails). ``exec_id`` is unique; a correction keeps its prefix
+    and raises the last segment (``...01.01`` -> ``...01.02``) and replaces the fill it corrects."""
+
+    exec_id: str
+    order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    time: datetime
+    perm_id: int | None = None
+    order_ref: str | None = None
+
+
+@attrs.frozen
+class CommissionReport:
+    """The commission of one execution; it follows its execution, never precedes it."""
+
+    exec_id: str
+    commission: Decimal
+    currency: str = "USD"
+
+
+@attrs.frozen
+class CancelPending:
+    """The broker says a cancel is pending (IB status PendingCancel), whoever asked for it."""
+
+    order_id: str
+    perm_id: int | None = None
+    order_ref: str | None = None
+
+
+@attrs.frozen
+class CancelConfirmed:
+    """The broker confirmed the order is cancelled (Cancelled / ApiCancelled, or error 202)."""
+
+    order_id: str
+    reason: str = ""
+    code: int | None = None
+    perm_id: int | None = None
+    order_ref: str | None = None
+
+
+@attrs.frozen
+class CancelRefused:
+    """The broker refused a cancel (10147, 10148, 161). The order is *not* cancelled."""
+
+    order_id: str
+    code: int
+    reason: str
+
+
+@attrs.frozen
+class OrderRejected:
+    """The broker rejected the order (201, 203, 321 on a new order, 103, Inactive)."""
+
+    order_id: str
+    code: int | None
+    reason: str
+    perm_id: int | None = None
+    order_ref: str | None = None
+
+
+@attrs.frozen
+class BrokerWarning:
+    """A message about the order that changes nothing (399, 110, 2109, 10349, Inactive+locate)."""
+
+    order_id: str
+    code: int | None
+    message: str
+
+
+#: Everything a broker can report about one order.
+BrokerReport = (
+    OrderAccepted
+    | ExecutionReport
+    | CommissionReport
+    | CancelPending
+    | CancelConfirmed
+    | CancelRefused
+    | OrderRejected
+    | BrokerWarning
+)
