@@ -5,8 +5,8 @@ normalised reports below (through the tables in ``broker/translate.py``) and car
 commands of :class:`Broker`. Tests can put any object with the same two methods behind an actor.
 
 Reports identify their order by ``order_id`` (IB's orderId, as a string) and, where IB supplies
-them, ``perm_id`` and ``order_ref`` (our client_order_id). The connection actor routes each report to
-its order actor by order_ref, then perm_id, then order_id.
+them, ``perm_id`` and ``order_ref`` (our client_order_id). The connection actor routes each report
+to its order actor by order_ref, then perm_id, then order_id.
 """
 
 from __future__ import annotations
@@ -114,7 +114,16 @@ class BrokerWarning:
     message: str
 
 
-#: Everything a broker can report about one order.
+@attrs.frozen
+class BrokerAnomaly:
+    """A broker message that could not be understood or routed. Journaled; never raised."""
+
+    description: str
+    raw: str = ""
+    order_id: str | None = None
+
+
+#: Everything a broker can report about one order (or could not make sense of).
 BrokerReport = (
     OrderAccepted
     | ExecutionReport
@@ -124,4 +133,42 @@ BrokerReport = (
     | CancelRefused
     | OrderRejected
     | BrokerWarning
+    | BrokerAnomaly
 )
+
+
+# -- link events: what the connection actor hears about the broker link itself ------------------
+
+
+@attrs.frozen
+class LinkLost:
+    """The socket to TWS / Gateway closed."""
+
+    reason: str = ""
+
+
+@attrs.frozen
+class ConnectivityLost:
+    """IB error 1100: TWS lost its link to IB; the socket is still up."""
+
+    message: str = ""
+
+
+@attrs.frozen
+class ConnectivityRestored:
+    """IB error 1101 (``data_kept=False``: reconcile) or 1102 (``data_kept=True``)."""
+
+    data_kept: bool
+    message: str = ""
+
+
+@attrs.frozen
+class BrokerNotice:
+    """An informational message from the broker (farm status 2104/2106/2158, other system notes)."""
+
+    code: int
+    message: str
+
+
+#: Everything a broker can report about the link.
+LinkEvent = LinkLost | ConnectivityLost | ConnectivityRestored | BrokerNotice
