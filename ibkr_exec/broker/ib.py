@@ -1,0 +1,336 @@
+"""The ib_async adapter: the one module of ibkr-exec that imports ib_async.
+
+It does no lifecycle work inside ib_async's callbacks. It intercepts IB's *raw* callbacks on this
+connection's ``Wrapper`` instance (before ib_async mutates its Trade objects and forces "Cancelled"
+on error codes), turns each into a normalised report through ``translate``, and hands it to a sink.
+The sink (the connection actor's mailbox) does the rest. Interception is per instance: ib_async
+itself is not modified and keeps working as usual beside us.
+
+Raw callbacks are used instead of ib_async's events because:
+- ``orderStatusEvent`` fires with a forced "Cancelled" after 10147/10148/103/201;
+- fills replayed by the reconnect sync arrive without ``execDetailsEvent``;
+- completed orders from the sync arrive with no event at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import ib_async
+
+from ibkr_exec._decimal import decimal_from_float
+from ibkr_exec.broker.port import (
+    BrokerAnomaly,
+    BrokerReport,
+    CommissionReport,
+    ExecutionReport,
+    LinkEvent,
+    LinkLost,
+    OrderAccepted,
+)
+from ibkr_exec.broker.translate import translate_link_error, translate_order_error, translate_status
+from ibkr_exec.models import Order, OrderType, Position, Side
+
+_IB_ORDER_TYPE = {
+    OrderType.MARKET: "MKT",
+    OrderType.LIMIT: "LMT",
+    OrderType.STOP: "STP",
+    OrderType.STOP_LIMIT: "STP LMT",
+}
+_UNSET_DOUBLE = 1.7976931348623157e308
+
+ReportSink = Callable[[BrokerReport], None]
+LinkSink = Callable[[LinkEvent], None]
+
+
+def wire_decimal(value: float) -> Decimal:
+    """A quantity or price decoded by ib_async (always a float) as an exact Decimal.
+
+    Goes through ``str`` (``150.3`` -> ``Decimal('150.3')``) and drops a float's ``.0`` so that
+    ``100.0`` shares compare and print as ``100``.
+    """
+    result = decimal_from_float(value)
+    return result.quantize(Decimal(1)) if result == result.to_integral_value() else result
+
+
+def _wire_number(value: Decimal) -> Any:
+    """What to hand ib_async for a quantity or price (a float, or a Decimal where a float cannot
+    carry it: ib_async annotates these fields as float but writes any number with ``str``).
+
+    ib_async writes ``str(x)`` on the wire: a float whose shortest repr round-trips exactly is
+    what TWS expects; a Decimal that a float cannot carry is sent in plain (non-exponent) form.
+    """
+    as_float = float(value)
+    if Decimal(repr(as_float)) == value:
+        return as_float
+    return Decimal(format(value, "f"))
+
+
+class IBBroker:
+    """An ib_async connection that reports to sinks and carries out place/cancel.
+
+    ``on_report`` receives every order report, ``on_link`` every link event. Both are called
+    from ib_async's socket callback and must only enqueue.
+    """
+
+    def __init__(
+        self,
+        on_report: ReportSink,
+        on_link: LinkSink,
+        *,
+        ib: ib_async.IB | None = None,
+        max_requests_per_second: int | None = None,
+    ) -> None:
+        self._ib = ib if ib is not None else ib_async.IB()
+        if max_requests_per_second is not None:
+            # 0 disables ib_async's client-side throttle (default 45/s; IB's pacing is 50/s).
+            self._ib.client.MaxRequests = max_requests_per_second
+        self._on_report = on_report
+        self._on_link = on_link
+        self._closing = False
+        self._highest_order_id = 0
+        # Ids placed or heard of on this link: an error with such a reqId is about an order.
+        self._order_ids: set[int] = set()
+        self._acknowledged: set[int] = set()
+        for name, handler in (
+            ("openOrder", self._open_order),
+            ("orderStatus", self._order_status),
+            ("completedOrder", self._completed_order),
+            ("execDetails", self._exec_details),
+            ("commissionReport", self._commission_report),
+            ("error", self._error),
+        ):
+            self._intercept(name, handler)
+        self._ib.disconnectedEvent += self._disconnected
+
+    @property
+    def ib(self) -> ib_async.IB:
+        """The underlying ib_async ``IB`` object, for diagnostics. Do not place orders with it."""
+        return self._ib
+
+    @property
+    def max_requests_per_second(self) -> int:
+        """ib_async's client-side throttle (messages per second; 0 means unthrottled)."""
+        return int(self._ib.client.MaxRequests)
+
+    # -- link ------------------------------------------------------------------------------------
+
+    async def connect(
+        self, host: str, port: int, client_id: int, *, timeout: float, readonly: bool
+    ) -> None:
+        """Connect and run ib_async's sync; every report the sync produces reaches the sinks
+        before this returns. Raises ConnectionError or TimeoutError on failure."""
+        self._closing = False
+        await self._ib.connectAsync(
+            host, port, clientId=client_id, timeout=timeout, readonly=readonly
+        )
+
+    async def disconnect(self, timeout: float = 5.0) -> None:
+        """Close the socket and wait until it is closed, so the client id can be reused."""
+        self._closing = True
+        conn = self._ib.client.conn
+        if conn.transport is None:
+            self._ib.disconnect()
+            return
+        closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_closed(_: str) -> None:
+            if not closed.done():
+                closed.set_result(None)
+
+        conn.disconnected += on_closed
+        try:
+            self._ib.disconnect()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closed, timeout)
+        finally:
+            conn.disconnected -= on_closed
+
+    def is_connected(self) -> bool:
+        """True while the API session is up (it stays up through IB's 1100)."""
+        return bool(self._ib.isConnected())
+
+    def accounts(self) -> list[str]:
+        """The managed accounts TWS announced."""
+        return list(self._ib.managedAccounts())
+
+    # -- ids -------------------------------------------------------------------------------------
+
+    def note_order_id(self, order_id: int) -> None:
+        """Remember an id in use (from the journal or the broker): no new order gets it again."""
+        self._order_ids.add(order_id)
+        self._highest_order_id = max(self._highest_order_id, order_id)
+
+    def next_order_id(self) -> int:
+        """A fresh id: above IB's nextValidId and above every id seen, even after a gateway
+        restart that rolled nextValidId back (LEAN #242)."""
+        client = self._ib.client
+        client.updateReqId(self._highest_order_id + 1)  # type: ignore[no-untyped-call]
+        order_id = int(client.getReqId())
+        self.note_order_id(order_id)
+        return order_id
+
+    # -- commands (the Broker protocol) ----------------------------------------------------------
+
+    def place_order(self, order: Order) -> None:
+        """Send ``order`` with its assigned ``order_id``; its client_order_id goes in orderRef."""
+        if order.order_id is None:
+            raise ValueError(f"order {order.client_order_id!r} has no order_id to place it with")
+        order_id = int(order.order_id)
+        self.note_order_id(order_id)
+        contract = ib_async.Stock(order.symbol, "SMART", "USD")
+        ib_order = ib_async.Order(
+            orderId=order_id,
+            action=order.side.value,
+            totalQuantity=_wire_number(order.quantity),
+            orderType=_IB_ORDER_TYPE[order.order_type],
+            tif=order.time_in_force.value,
+            orderRef=order.client_order_id,
+            account=order.account or "",
+        )
+        if order.limit_price is not None:
+            ib_order.lmtPrice = _wire_number(order.limit_price)
+        if order.stop_price is not None:
+            ib_order.auxPrice = _wire_number(order.stop_price)
+        self._ib.placeOrder(contract, ib_order)
+
+    def cancel_order(self, order: Order) -> None:
+        """Send a cancel for ``order``; the answer arrives as a report.
+
+        Goes to the client directly: ``IB.cancelOrder`` would set ib_async's local Trade to
+        PendingCancel, and after a reconnect it no longer knows the Trade at all.
+        """
+        if order.order_id is None:
+            raise ValueError(f"order {order.client_order_id!r} has no order_id to cancel")
+        self._ib.client.cancelOrder(int(order.order_id), "")  # type: ignore[no-untyped-call]
+
+    def positions(self) -> list[Position]:
+        """Positions as of the last report from TWS."""
+        now = datetime.now(UTC)
+        return [
+            Position(
+                symbol=p.contract.symbol,
+                quantity=wire_decimal(p.position),
+                average_cost=wire_decimal(p.avgCost),
+                market_value=None,
+                unrealized_pnl=None,
+                timestamp=now,
+                account=p.account or None,
+            )
+            for p in self._ib.positions()
+        ]
+
+    # -- raw callbacks -> reports ----------------------------------------------------------------
+
+    def _intercept(self, name: str, handler: Callable[..., None]) -> None:
+        wrapper = self._ib.wrapper
+        original: Callable[..., Any] = getattr(wrapper, name)
+
+        def hook(*args: Any) -> Any:
+            try:
+                handler(*args)
+            except Exception as exc:  # a malformed message must never take the link down
+                self._on_report(
+                    BrokerAnomaly(f"could not translate {name}: {exc!r}", raw=repr(args)[:2000])
+                )
+            return original(*args)
+
+        setattr(wrapper, name, hook)
+
+    def _report(self, report: BrokerReport | None) -> None:
+        if report is None:
+            return
+        if isinstance(report, OrderAccepted):
+            self._acknowledged.add(int(report.order_id))
+        self._on_report(report)
+
+    def _open_order(self, order_id: int, _: Any, order: Any, state: Any) -> None:
+        if order.whatIf:
+            return
+        if order_id > 0:
+            self.note_order_id(order_id)
+        self._report(
+            translate_status(
+                str(order_id),
+                state.status,
+                perm_id=order.permId or None,
+                order_ref=order.orderRef or None,
+            )
+        )
+
+    def _order_status(
+        self,
+        order_id: int,
+        status: str,
+        _filled: float,
+        _remaining: float,
+        _avg_fill_price: float,
+        perm_id: int,
+        _parent_id: int,
+        _last_fill_price: float,
+        _client_id: int,
+        why_held: str,
+        _mkt_cap_price: float = 0.0,
+    ) -> None:
+        if order_id > 0:
+            self.note_order_id(order_id)
+        self._report(
+            translate_status(str(order_id), status, why_held=why_held, perm_id=perm_id or None)
+        )
+
+    def _completed_order(self, _: Any, order: Any, state: Any) -> None:
+        # Completed orders carry no orderId (it is 0): they are routed by orderRef and permId.
+        self._report(
+            translate_status(
+                str(order.orderId),
+                state.status,
+                perm_id=order.permId or None,
+                order_ref=order.orderRef or None,
+                reason=state.completedStatus or "",
+            )
+        )
+
+    def _exec_details(self, _req_id: int, contract: Any, execution: Any) -> None:
+        time = execution.time
+        if not isinstance(time, datetime) or time.tzinfo is None:
+            time = datetime.now(UTC)
+        self._report(
+            ExecutionReport(
+                exec_id=execution.execId,
+                order_id=str(execution.orderId),
+                symbol=contract.symbol,
+                side=Side.BUY if execution.side == "BOT" else Side.SELL,
+                quantity=wire_decimal(execution.shares),
+                price=wire_decimal(execution.price),
+                time=time.astimezone(UTC),
+                perm_id=execution.permId or None,
+                order_ref=execution.orderRef or None,
+            )
+        )
+
+    def _commission_report(self, report: Any) -> None:
+        if report.commission >= _UNSET_DOUBLE:
+            return
+        self._report(
+            CommissionReport(report.execId, wire_decimal(report.commission), report.currency)
+        )
+
+    def _error(self, req_id: int, code: int, message: str, advanced: str = "") -> None:
+        text = f"{message} {advanced}".strip() if advanced else message
+        if req_id in self._order_ids:
+            self._report(
+                translate_order_error(
+                    str(req_id), code, text, acknowledged=req_id in self._acknowledged
+                )
+            )
+        else:
+            self._on_link(translate_link_error(code, text))
+
+    def _disconnected(self) -> None:
+        if not self._closing:
+            self._on_link(LinkLost("socket closed by peer"))

@@ -1,0 +1,54 @@
+"""Handler protocols: how an application hears about orders and the broker link.
+
+Subclass either protocol and override what you need; every method has a no-op default. A method
+may be a plain function or a coroutine function (the executor runs coroutines as tracked tasks
+and awaits them on stop). An exception raised by a handler is journaled and never reaches the
+actors.
+
+>>> class PrintFills(OrderEventHandler):
+...     def on_fill(self, order: Order, fill: Fill) -> None:
+...         print(order.client_order_id, fill.quantity, "@", fill.price)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Protocol, runtime_checkable
+
+from ibkr_exec.models import Fill, Order
+
+
+@runtime_checkable
+class OrderEventHandler(Protocol):
+    """Order events, once per real change, in the order they happened for each order."""
+
+    def on_order_status(self, order: Order) -> Awaitable[None] | None:
+        """The order's status or filled quantity changed; ``order`` is the new snapshot."""
+        return None
+
+    def on_fill(self, order: Order, fill: Fill) -> Awaitable[None] | None:
+        """A new execution (or a correction replacing one) was applied to ``order``."""
+        return None
+
+    def on_order_rejected(
+        self, order: Order, code: int | None, reason: str
+    ) -> Awaitable[None] | None:
+        """The broker rejected ``order`` with IB's error ``code`` and ``reason``."""
+        return None
+
+
+@runtime_checkable
+class ConnectionEventHandler(Protocol):
+    """Broker link events."""
+
+    def on_connected(self) -> Awaitable[None] | None:
+        """The link is up *and reconciled*: orders can be sent."""
+        return None
+
+    def on_disconnected(self, reason: str) -> Awaitable[None] | None:
+        """The link was lost (socket closed or IB error 1100); order actors are paused."""
+        return None
+
+    def on_connection_failed(self, reason: str) -> Awaitable[None] | None:
+        """Reconnecting gave up after IBKR_RECONNECT_MAX_ATTEMPTS attempts."""
+        return None
