@@ -16,8 +16,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Order execution for Interactive Brokers as supervised state-machine actors.",
     )
     parser.add_argument("--version", action="version", version=f"ibkr-exec {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_simulate(commands)
     return parser
+
+
+def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``ibkr-exec simulate``: a wire-level TWS simulator to point clients and strategies at."""
+    from ibkr_exec.sim import cli as sim_cli
+
+    cmd = commands.add_parser("simulate", help="run a simulated TWS (FakeTWS) until interrupted")
+    sim_cli.add_arguments(cmd)
+    cmd.set_defaults(handler=sim_cli.run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
