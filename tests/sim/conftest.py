@@ -1,0 +1,48 @@
+"""Shared helpers for the simulator tests: an ib_async client connected to the fake_tws fixture
+(provided by the ibkr_exec.sim pytest plugin)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest_asyncio
+from ib_async import IB, Stock
+
+from ibkr_exec.sim import FakeTWS
+
+AAPL = Stock("AAPL", "SMART", "USD")
+MSFT = Stock("MSFT", "SMART", "USD")
+
+
+async def connect(tws: FakeTWS, client_id: int = 1, timeout: float = 2.0) -> IB:
+    """An ib_async client connected (and synced) to ``tws``."""
+    ib = IB()
+    await ib.connectAsync("127.0.0.1", tws.port, clientId=client_id, timeout=timeout)
+    return ib
+
+
+async def until(ib: IB, condition: Callable[[], Any], timeout: float = 2.0) -> None:
+    """Wait for a client-side condition, re-checked each time ib_async has processed a packet."""
+
+    async def watch() -> None:
+        while not condition():
+            await ib.updateEvent
+
+    await asyncio.wait_for(watch(), timeout)
+
+
+def errors_of(ib: IB) -> list[tuple[int, int, str]]:
+    """A live list of (reqId, code, message) for every error/notice the client receives."""
+    received: list[tuple[int, int, str]] = []
+    ib.errorEvent += lambda req_id, code, msg, _contract: received.append((req_id, code, msg))
+    return received
+
+
+@pytest_asyncio.fixture
+async def ib(fake_tws: FakeTWS) -> AsyncIterator[IB]:
+    """Client id 1, connected to the fake_tws fixture."""
+    client = await connect(fake_tws)
+    yield client
+    client.disconnect()
