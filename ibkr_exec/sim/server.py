@@ -418,7 +418,7 @@ class FakeTWS(FaultMethods):
     def position_changed(self, position: SimPosition) -> None:
         """A position message to every client subscribed with reqPositions."""
         message: list[str] | None = None
-        for session in self._clients.values():
+        for session in list(self._clients.values()):
             if session.positions_subscribed:
                 message = message or encode.position(position)
                 session.send(message)

@@ -116,7 +116,8 @@ class ClientSession(asyncio.Protocol):
                 for held in released:
                     self._enqueue(held)
         if plan.count_sent():
-            asyncio.get_running_loop().call_soon(self.tws.disconnect_clients)
+            # Now, not on the next loop turn: the rest of this burst must not reach the client.
+            self.tws.disconnect_clients()
 
     def send_error(self, req_id: int, code: int, text: str | None = None, **values: object) -> None:
         """An error or notice with TWS's wording for ``code`` unless ``text`` is given."""

@@ -46,3 +46,23 @@ async def ib(fake_tws: FakeTWS) -> AsyncIterator[IB]:
     client = await connect(fake_tws)
     yield client
     client.disconnect()
+
+
+def record_messages(ib: IB) -> list[str]:
+    """A live list of the ids of every message ib_async decodes, in arrival order."""
+    seen: list[str] = []
+    decoder = ib.client.decoder
+    interpret = decoder.interpret
+
+    def recording(fields: list[str]) -> None:
+        seen.append(fields[0])
+        interpret(fields)
+
+    decoder.interpret = recording
+    return seen
+
+
+async def barrier(ib: IB) -> None:
+    """Return once everything the simulator sent before this call has been processed: TCP keeps
+    order, so the answer to a fresh request comes after it."""
+    await asyncio.wait_for(ib.reqCurrentTimeAsync(), 2)

@@ -156,7 +156,9 @@ async def test_a_new_order_id_below_the_highest_used_is_error_103(
     ib.client.placeOrder(50, AAPL, order)
     await fake_tws.wait_for_status(50, "Filled")
     received = errors_of(ib)
-    ib.client.placeOrder(40, AAPL, Order(orderId=40, action="BUY", totalQuantity=1, orderType="MKT"))
+    ib.client.placeOrder(
+        40, AAPL, Order(orderId=40, action="BUY", totalQuantity=1, orderType="MKT")
+    )
     await until(ib, lambda: received)
     assert received[0][:2] == (40, 103)
 
@@ -169,8 +171,10 @@ async def test_fills_update_positions_per_account(fake_tws: FakeTWS, ib: IB) -> 
         await asyncio.wait_for(trade.filledEvent, 2)
     account = fake_tws.accounts[0]
     assert fake_tws.positions == {(account, "AAPL"): 20, (account, "MSFT"): -5}
-    await until(ib, lambda: {p.contract.symbol: p.position for p in ib.positions()}
-                == {"AAPL": 20, "MSFT": -5})
+    await until(
+        ib,
+        lambda: {p.contract.symbol: p.position for p in ib.positions()} == {"AAPL": 20, "MSFT": -5},
+    )
 
 
 async def test_executions_carry_ib_style_unique_exec_ids_and_the_order_ref(
