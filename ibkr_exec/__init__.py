@@ -3,11 +3,14 @@
 Everything public is importable from here; submodules are implementation detail.
 """
 
+from ibkr_exec.audit import AuditLogger, JournalWarning, read_journal, replay_orders
 from ibkr_exec.config import Settings
 from ibkr_exec.errors import (
     AckTimeoutError,
     ActorStoppedError,
+    AskTimeoutError,
     DuplicateOrderError,
+    EscalationError,
     IBKRExecError,
     LiveTradingNotAllowedError,
     NotConnectedError,
@@ -32,9 +35,13 @@ __version__ = "0.1.0"
 __all__ = [
     "AckTimeoutError",
     "ActorStoppedError",
+    "AskTimeoutError",
+    "AuditLogger",
     "DuplicateOrderError",
+    "EscalationError",
     "Fill",
     "IBKRExecError",
+    "JournalWarning",
     "LiveTradingNotAllowedError",
     "NotConnectedError",
     "Order",
@@ -50,4 +57,6 @@ __all__ = [
     "StashFullError",
     "TimeInForce",
     "__version__",
+    "read_journal",
+    "replay_orders",
 ]

@@ -59,3 +59,21 @@ class StashFullError(IBKRExecError):
 
 class ActorStoppedError(IBKRExecError):
     """A message was sent to an actor that has stopped."""
+
+
+class AskTimeoutError(IBKRExecError, TimeoutError):
+    """An actor did not answer an ``ask`` in time. The message may still be processed later."""
+
+
+class EscalationError(IBKRExecError):
+    """A child actor failed more often than its restart intensity allows; its parent fails.
+
+    ``child`` is the failing child's name and ``__cause__`` its last failure.
+    """
+
+    def __init__(self, child: str, restarts: int, within_seconds: float) -> None:
+        self.child = child
+        super().__init__(
+            f"actor {child!r} failed more than {restarts} times within {within_seconds} s: "
+            "escalated to its parent"
+        )
