@@ -1,43 +1,15 @@
-"""Shared helpers for the simulator tests: an ib_async client connected to the fake_tws fixture
-(provided by the ibkr_exec.sim pytest plugin)."""
+"""Fixtures for the simulator tests; ``fake_tws`` itself comes from the ibkr_exec.sim plugin."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest_asyncio
-from ib_async import IB, Stock
+from ib_async import IB
 
 from ibkr_exec.sim import FakeTWS
 
-AAPL = Stock("AAPL", "SMART", "USD")
-MSFT = Stock("MSFT", "SMART", "USD")
-
-
-async def connect(tws: FakeTWS, client_id: int = 1, timeout: float = 2.0) -> IB:
-    """An ib_async client connected (and synced) to ``tws``."""
-    ib = IB()
-    await ib.connectAsync("127.0.0.1", tws.port, clientId=client_id, timeout=timeout)
-    return ib
-
-
-async def until(ib: IB, condition: Callable[[], Any], timeout: float = 2.0) -> None:
-    """Wait for a client-side condition, re-checked each time ib_async has processed a packet."""
-
-    async def watch() -> None:
-        while not condition():
-            await ib.updateEvent
-
-    await asyncio.wait_for(watch(), timeout)
-
-
-def errors_of(ib: IB) -> list[tuple[int, int, str]]:
-    """A live list of (reqId, code, message) for every error/notice the client receives."""
-    received: list[tuple[int, int, str]] = []
-    ib.errorEvent += lambda req_id, code, msg, _contract: received.append((req_id, code, msg))
-    return received
+from .helpers import connect
 
 
 @pytest_asyncio.fixture
@@ -46,23 +18,3 @@ async def ib(fake_tws: FakeTWS) -> AsyncIterator[IB]:
     client = await connect(fake_tws)
     yield client
     client.disconnect()
-
-
-def record_messages(ib: IB) -> list[str]:
-    """A live list of the ids of every message ib_async decodes, in arrival order."""
-    seen: list[str] = []
-    decoder = ib.client.decoder
-    interpret = decoder.interpret
-
-    def recording(fields: list[str]) -> None:
-        seen.append(fields[0])
-        interpret(fields)
-
-    decoder.interpret = recording
-    return seen
-
-
-async def barrier(ib: IB) -> None:
-    """Return once everything the simulator sent before this call has been processed: TCP keeps
-    order, so the answer to a fresh request comes after it."""
-    await asyncio.wait_for(ib.reqCurrentTimeAsync(), 2)

@@ -9,7 +9,8 @@ import pytest
 from ib_async import IB, MarketOrder, Stock
 
 from ibkr_exec.sim import FakeTWS
-from tests.sim.conftest import AAPL, connect, errors_of
+
+from .helpers import AAPL, connect, errors_of
 
 
 def _frame(*fields: str) -> bytes:
@@ -81,12 +82,13 @@ async def test_unknown_message_id_is_answered_with_320_and_the_connection_stays(
     writer.write(_frame("999", "1") + _frame("49", "1"))
     frames = await _read_frames_until(reader, "49")
     errors = [f for f in frames if f[0] == "4" and f[3] == "320"]
-    assert errors and "999" in errors[0][4]
+    assert errors
+    assert "999" in errors[0][4]
     writer.close()
 
 
 async def test_non_numeric_message_id_closes_the_connection(fake_tws: FakeTWS) -> None:
-    reader, writer = await _started_raw_client(fake_tws)
+    _reader, writer = await _started_raw_client(fake_tws)
     writer.write(_frame("hello", "world"))
     await fake_tws.wait_for_client(9, connected=False)
     writer.close()

@@ -6,12 +6,14 @@ import asyncio
 import logging
 import struct
 import time
+from typing import Any
 
 import pytest
 from ib_async import IB, MarketOrder
 
 from ibkr_exec.sim import FakeTWS
-from tests.sim.conftest import AAPL, connect, errors_of, until
+
+from .helpers import AAPL, connect, errors_of, until
 
 
 async def test_connect_completes_quickly_without_any_request_timing_out(
@@ -63,8 +65,9 @@ async def test_current_time_comes_from_the_injected_clock() -> None:
 
 async def test_req_ids_answers_next_valid_id(fake_tws: FakeTWS, ib: IB) -> None:
     received: list[int] = []
-    ib.wrapper.nextValidId = received.append
-    ib.client.reqIds(1)
+    setattr(ib.wrapper, "nextValidId", received.append)  # noqa: B010
+    client: Any = ib.client
+    client.reqIds(1)
     await until(ib, lambda: received)
     assert received[0] >= 1
 

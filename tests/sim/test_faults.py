@@ -10,14 +10,20 @@ import pytest
 from ib_async import IB, LimitOrder, MarketOrder
 
 from ibkr_exec.sim import FakeTWS
-from tests.sim.conftest import AAPL, barrier, connect, errors_of, record_messages, until
+
+from .helpers import AAPL, barrier, connect, errors_of, record_messages, until
 
 ORDER_STATUS, OPEN_ORDER, EXEC_DETAILS, COMMISSION = "3", "5", "11", "59"
 
 
 def _disconnected(ib: IB) -> asyncio.Future[None]:
     future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    ib.disconnectedEvent += lambda: future.done() or future.set_result(None)
+
+    def closed() -> None:
+        if not future.done():
+            future.set_result(None)
+
+    ib.disconnectedEvent += closed
     return future
 
 

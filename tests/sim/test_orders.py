@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Any
 
 from ib_async import IB, LimitOrder, MarketOrder, Order, StopLimitOrder, StopOrder
 
 from ibkr_exec.sim import FakeTWS
-from tests.sim.conftest import AAPL, MSFT, connect, errors_of, until
+
+from .helpers import AAPL, MSFT, connect, errors_of, until
 
 
 async def test_market_order_fills_at_the_set_price(fake_tws: FakeTWS, ib: IB) -> None:
@@ -111,7 +113,8 @@ async def test_cancel_is_confirmed(fake_tws: FakeTWS, ib: IB) -> None:
 
 async def test_cancel_of_an_unknown_order_is_answered_with_10147(ib: IB) -> None:
     received = errors_of(ib)
-    ib.client.cancelOrder(999)
+    client: Any = ib.client
+    client.cancelOrder(999)
     await until(ib, lambda: received)
     assert received[0][:2] == (999, 10147)
 
@@ -143,7 +146,8 @@ async def test_reusing_the_id_of_a_finished_order_is_error_103(fake_tws: FakeTWS
     done = ib.placeOrder(AAPL, MarketOrder("BUY", 1))
     await asyncio.wait_for(done.filledEvent, 2)
     received = errors_of(ib)
-    ib.client.placeOrder(done.order.orderId, AAPL, MarketOrder("BUY", 1))
+    client: Any = ib.client
+    client.placeOrder(done.order.orderId, AAPL, MarketOrder("BUY", 1))
     await until(ib, lambda: received)
     assert received[0][:2] == (done.order.orderId, 103)
 
@@ -153,12 +157,11 @@ async def test_a_new_order_id_below_the_highest_used_is_error_103(
 ) -> None:
     fake_tws.set_price("AAPL", 100)
     order = Order(orderId=50, action="BUY", totalQuantity=1, orderType="MKT")
-    ib.client.placeOrder(50, AAPL, order)
+    client: Any = ib.client
+    client.placeOrder(50, AAPL, order)
     await fake_tws.wait_for_status(50, "Filled")
     received = errors_of(ib)
-    ib.client.placeOrder(
-        40, AAPL, Order(orderId=40, action="BUY", totalQuantity=1, orderType="MKT")
-    )
+    client.placeOrder(40, AAPL, Order(orderId=40, action="BUY", totalQuantity=1, orderType="MKT"))
     await until(ib, lambda: received)
     assert received[0][:2] == (40, 103)
 
@@ -212,7 +215,8 @@ async def test_two_clients_trade_at_once_without_seeing_each_others_orders(
 async def test_global_cancel_cancels_every_working_order(fake_tws: FakeTWS, ib: IB) -> None:
     trades = [ib.placeOrder(AAPL, LimitOrder("BUY", 1, 10 + i)) for i in range(3)]
     await fake_tws.wait_for(lambda: len(list(fake_tws.exchange.working_orders())) == 3)
-    ib.reqGlobalCancel()
+    client: Any = ib
+    client.reqGlobalCancel()
     await until(ib, lambda: all(t.orderStatus.status == "Cancelled" for t in trades))
     assert all(o.status == "Cancelled" for o in fake_tws.orders)
 

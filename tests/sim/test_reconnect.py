@@ -7,7 +7,8 @@ import asyncio
 from ib_async import IB, LimitOrder, MarketOrder
 
 from ibkr_exec.sim import FakeTWS
-from tests.sim.conftest import AAPL, connect, errors_of, until
+
+from .helpers import AAPL, connect, errors_of
 
 
 async def _reconnect(tws: FakeTWS, ib: IB, client_id: int = 1) -> IB:
