@@ -1,0 +1,58 @@
+"""Diagram generation from a table, independent of the library's own tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from ibkr_exec.diagrams import Edge, Lifecycle, dot_available, render_svg, to_dot, to_mermaid
+
+TOY = Lifecycle(
+    name="toy",
+    title="Toy",
+    states=("A", "B", "C"),
+    transitions=(
+        {"trigger": "go", "source": "A", "dest": "B"},
+        {"trigger": "finish", "source": ["A", "B"], "dest": "C", "conditions": "is_done"},
+        {"trigger": "poke", "source": "B", "dest": None},
+        {"trigger": "stop", "source": "*", "dest": "C", "unless": ["is_stuck"]},
+    ),
+    initial="A",
+    terminal=frozenset({"C"}),
+)
+
+
+def test_edges_expand_source_lists_wildcards_and_internal_transitions() -> None:
+    edges = TOY.edges()
+    assert Edge("A", "C", "finish", ("is_done",)) in edges
+    assert Edge("B", "C", "finish", ("is_done",)) in edges
+    assert Edge("B", "B", "poke") in edges
+    assert {e.src for e in edges if e.trigger == "stop"} == {"A", "B", "C"}
+    assert Edge("A", "C", "stop", ("!is_stuck",)).label == "stop [!is_stuck]"
+
+
+def test_mermaid_lists_every_edge_with_its_label_and_marks_terminal_states() -> None:
+    text = to_mermaid(TOY)
+    assert "[*] --> A" in text
+    assert "A --> B: go" in text
+    assert "A --> C: finish [is_done]<br/>stop [!is_stuck]" in text
+    assert "C --> [*]" in text
+    assert "class C terminal" in text
+
+
+def test_mermaid_highlights_visited_states() -> None:
+    assert "class A,B visited" in to_mermaid(TOY, visited=["A", "B", "A"])
+
+
+def test_dot_numbers_and_highlights_the_path_taken() -> None:
+    text = to_dot(TOY, path=[Edge("A", "B", "go"), Edge("B", "C", "finish")])
+    assert '"A" -> "B" [label="1. go", color="#d9480f"' in text
+    assert '"B" -> "C" [label="2. finish"' in text
+    assert '"C" [peripheries=2, style="rounded,filled"' in text
+
+
+@pytest.mark.skipif(not dot_available(), reason="Graphviz dot not installed")
+def test_svg_is_rendered_by_real_dot() -> None:
+    svg = render_svg(to_dot(TOY))
+    assert svg.lstrip().startswith("<?xml")
+    assert "<svg" in svg
+    assert ">finish [is_done]</text>" in svg
