@@ -86,7 +86,11 @@ def register_payload_type(cls: type) -> type:
     return cls
 
 
-for _cls in (Order, Fill, *(c for c in vars(port).values() if attrs.has(c))):
+for _cls in (
+    Order,
+    Fill,
+    *(c for c in vars(port).values() if isinstance(c, type) and attrs.has(c)),
+):
     register_payload_type(_cls)
 
 

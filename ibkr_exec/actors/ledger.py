@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from ibkr_exec import audit as codec
 from ibkr_exec.actors.messages import RequestCancel
+from ibkr_exec.audit import decodable, decode
 from ibkr_exec.broker.port import (
     BrokerWarning,
     CancelConfirmed,
@@ -131,11 +131,11 @@ class OrderLedger:
         first = next(it, None)
         if first is None or first.get("kind") != "submitted":
             raise ValueError("an order's journal must start with its 'submitted' entry")
-        ledger = cls(codec.decode(first["payload"]["order"]))
+        ledger = cls(decode(first["payload"]["order"]))
         for entry in it:
             payload = entry.get("payload")
-            if entry.get("kind") in REPLAYED_KINDS and payload and codec.decodable(payload):
-                ledger.handle(codec.decode(payload), datetime.fromisoformat(entry["ts"]))
+            if entry.get("kind") in REPLAYED_KINDS and payload and decodable(payload):
+                ledger.handle(decode(payload), datetime.fromisoformat(entry["ts"]))
         return ledger
 
     # -- accessors ------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ import random
 import time
 from collections import deque
 from inspect import isawaitable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import attrs
 
@@ -210,7 +210,7 @@ class Actor:
         """How many messages wait in the stash."""
         return len(self._stash or ())
 
-    def start(self) -> Actor:
+    def start(self) -> Self:
         """Run ``on_start`` and begin processing messages. Returns the actor."""
         result = self.on_start()
         if isawaitable(result):
@@ -257,11 +257,12 @@ class Actor:
         if self.mode != RESTARTING and self._mailbox and not self._draining:
             self._schedule()
 
-    async def stop(self) -> None:
-        """Stop: children first, then the message in progress completes, then ``on_stop``.
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop: the message in progress completes, then children stop, then ``on_stop``.
 
-        Messages still queued or stashed are dropped; their askers get ActorStoppedError. No task
-        of this actor or its children is left behind. Idempotent.
+        A message still in progress after ``grace`` seconds is cancelled. Messages still queued or
+        stashed are dropped; their askers get ActorStoppedError. No task of this actor or its
+        children is left behind. Idempotent.
         """
         if self.mode == STOPPED:
             pending = self._restart_task  # a stop already running in the background
@@ -277,9 +278,11 @@ class Actor:
             await asyncio.gather(restart, return_exceptions=True)
         task = self._task
         if task is not None and task is not current and not task.done():
+            await asyncio.wait({task}, timeout=grace)
+            task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         for child in list((self._children or {}).values()):
-            await child.stop()
+            await child.stop(grace)
         if self._orphans:
             await asyncio.gather(*self._orphans, return_exceptions=True)
             self._orphans = None

@@ -55,5 +55,5 @@ def execution(
 async def until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
     """Wait until ``predicate()`` holds, yielding to the loop; fail after ``timeout`` seconds."""
     async with asyncio.timeout(timeout):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110  # the states polled here have no event to await
             await asyncio.sleep(0)

@@ -14,6 +14,7 @@ from pathlib import Path
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from support import FakeBroker, execution, new_order
 
 from ibkr_exec.actors import OrderActor, RequestCancel
 from ibkr_exec.audit import AuditLogger, read_journal, replay_orders
@@ -26,7 +27,6 @@ from ibkr_exec.broker.port import (
     OrderRejected,
 )
 from ibkr_exec.statemachines import ORDER_TERMINAL_STATES
-from tests.lifecycle.support import FakeBroker, execution, new_order
 
 quantities = st.integers(min_value=1, max_value=60)
 prices = st.sampled_from(["149.5", "150", "150.25", "151"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from support import T0, execution, new_order
+
 from ibkr_exec.actors import OrderLedger, RequestCancel
 from ibkr_exec.broker.port import (
     CancelConfirmed,
@@ -13,7 +15,6 @@ from ibkr_exec.broker.port import (
     CommissionReport,
     OrderAccepted,
 )
-from tests.lifecycle.support import T0, execution, new_order
 
 ACK = OrderAccepted("7", perm_id=900)
 REFUSED = CancelRefused("7", 10148, "already filled")

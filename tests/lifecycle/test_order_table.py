@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from support import T0, execution, new_order
 
 from ibkr_exec.actors import OrderLedger, RequestCancel
 from ibkr_exec.broker.port import (
@@ -21,7 +22,6 @@ from ibkr_exec.broker.port import (
     OrderRejected,
 )
 from ibkr_exec.statemachines import ORDER_STATES, ORDER_TRIGGERS
-from tests.lifecycle.support import T0, execution, new_order
 
 ACK = OrderAccepted("7")
 SETUP: dict[str, list[Any]] = {
