@@ -137,6 +137,7 @@ async def actor_per_transition_spread(n: int, journal: AuditLogger) -> float:
 async def build(n: int, journal: AuditLogger) -> tuple[float, list[OrderActor]]:
     orders = [make_order(i) for i in range(n)]
     broker = NullBroker()
+    gc.collect()
     start = time.perf_counter()
     actors = [OrderActor.create(o, broker=broker, journal=journal).start() for o in orders]
     return time.perf_counter() - start, actors
@@ -179,8 +180,8 @@ async def main() -> None:
             f"memory per live order actor     {per_actor:7.0f} B"
             f" (with its Order: {per_order:.0f} B)"
         )
-        t1 = min([(await build(1_000, journal))[0] for _ in range(3)])
-        t10 = min([(await build(10_000, journal))[0] for _ in range(3)])
+        t1 = min([(await build(1_000, journal))[0] for _ in range(5)])
+        t10 = min([(await build(10_000, journal))[0] for _ in range(5)])
         print(f"build 1k {t1 * 1e3:.1f} ms, 10k {t10 * 1e3:.1f} ms: ratio {t10 / t1:.2f}x")
         journal.close()
 

@@ -135,7 +135,32 @@ def _json_default(obj: Any) -> Any:
     return repr(obj)
 
 
-_dumps = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+def _make_dumps() -> Callable[[Any], str]:
+    encoder = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:
+        return encoder.encode
+    # JSONEncoder.encode builds this C encoder anew for every call; the journal writes one entry
+    # per transition, so build it once (same arguments as json.encoder.JSONEncoder.iterencode).
+    iterencode = c_make_encoder(
+        None,
+        _json_default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+
+    def dumps(obj: Any) -> str:
+        return "".join(iterencode(obj, 0))
+
+    return dumps
+
+
+_dumps = _make_dumps()
 
 
 # -- the journal ----------------------------------------------------------------------------------
