@@ -93,6 +93,7 @@ class IBBroker:
         self._on_report = on_report
         self._on_link = on_link
         self._closing = False
+        self._readonly = False
         self._highest_order_id = 0
         # Ids placed or heard of on this link: an error with such a reqId is about an order.
         self._order_ids: set[int] = set()
@@ -126,6 +127,7 @@ class IBBroker:
         """Connect and run ib_async's sync; every report the sync produces reaches the sinks
         before this returns. Raises ConnectionError or TimeoutError on failure."""
         self._closing = False
+        self._readonly = readonly
         await self._ib.connectAsync(
             host, port, clientId=client_id, timeout=timeout, readonly=readonly
         )
@@ -150,6 +152,22 @@ class IBBroker:
                 await asyncio.wait_for(closed, timeout)
         finally:
             conn.disconnected -= on_closed
+
+    async def resync(self, timeout: float) -> None:
+        """Ask again for open orders, completed orders, then executions (after IB error 1101).
+
+        Run one at a time: ib_async keys these requests by a fixed name, so two concurrent ones
+        overwrite each other's future. A request left unanswered is given up after ``timeout``.
+        """
+        ib = self._ib
+        requests = [ib.reqOpenOrdersAsync()]
+        if not self._readonly:
+            requests.append(ib.reqCompletedOrdersAsync(False))
+        await asyncio.gather(
+            *(asyncio.wait_for(r, timeout) for r in requests), return_exceptions=True
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ib.reqExecutionsAsync(), timeout)
 
     def is_connected(self) -> bool:
         """True while the API session is up (it stays up through IB's 1100)."""

@@ -11,13 +11,14 @@ to its order actor by order_ref, then perm_id, then order_id.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 import attrs
 
-from ibkr_exec.models import Order, Side
+from ibkr_exec.models import Order, Position, Side
 
 
 class Broker(Protocol):
@@ -172,3 +173,40 @@ class BrokerNotice:
 
 #: Everything a broker can report about the link.
 LinkEvent = LinkLost | ConnectivityLost | ConnectivityRestored | BrokerNotice
+
+
+#: Where a link delivers what it hears: every BrokerReport and LinkEvent, in arrival order.
+Sink = Callable[[BrokerReport | LinkEvent], None]
+
+
+class BrokerLink(Broker, Protocol):
+    """A broker connection as the connection actor drives it (``broker/ib.py`` implements it).
+
+    Reports and link events go to the sink given when the link was made, in arrival order; the
+    reports produced by :meth:`connect`'s sync and by :meth:`resync` are all delivered before
+    those coroutines return.
+    """
+
+    async def connect(
+        self, host: str, port: int, client_id: int, *, timeout: float, readonly: bool
+    ) -> None:
+        """Open the link and run the connect-time sync (open orders, completed orders,
+        executions). Raises ConnectionError / OSError / TimeoutError on failure."""
+
+    async def disconnect(self) -> None:
+        """Close the link and wait until the socket is closed (so the client id can be reused)."""
+
+    async def resync(self, timeout: float) -> None:
+        """Request open orders, completed orders and executions again (after IB error 1101)."""
+
+    def is_connected(self) -> bool:
+        """True while the socket is up."""
+
+    def note_order_id(self, order_id: int) -> None:
+        """Remember an order id in use, so it is never handed out again."""
+
+    def next_order_id(self) -> int:
+        """A fresh order id, above the broker's next valid id and every id seen."""
+
+    def positions(self) -> list[Position]:
+        """Positions as last reported by the broker."""

@@ -106,7 +106,7 @@ class FakeTWS(FaultMethods):
             from ibkr_exec.sim.scenario import load_scenario
 
             load_scenario(self._pending_scenario).apply(self)
-        logger.debug("sim: listening on {}:{}", self.host, self.port)
+        logger.trace("sim: listening on {}:{}", self.host, self.port)
 
     async def stop(self) -> None:
         """Drop every client and stop listening."""
@@ -264,7 +264,7 @@ class FakeTWS(FaultMethods):
         self._sessions.discard(session)
         if session.client_id is not None and self._clients.get(session.client_id) is session:
             del self._clients[session.client_id]
-            logger.debug("sim: client {} disconnected", session.client_id)
+            logger.trace("sim: client {} disconnected", session.client_id)
         self._changed()
 
     def _register(self, session: ClientSession, client_id: int) -> bool:
@@ -293,7 +293,7 @@ class FakeTWS(FaultMethods):
     def _place_ticket(self, session: ClientSession, client_id: int, ticket: OrderTicket) -> None:
         plan = self.plan
         if plan.take_swallow():
-            logger.debug("sim: swallowed placement {} of client {}", ticket.order_id, client_id)
+            logger.trace("sim: swallowed placement {} of client {}", ticket.order_id, client_id)
             return
         exchange = self.exchange
         injected = plan.order_errors.popleft() if plan.order_errors else None

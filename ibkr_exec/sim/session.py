@@ -108,7 +108,7 @@ class ClientSession(asyncio.Protocol):
         elif rule.action == "hold":
             self._held.append((rule.until, fields))
         else:
-            logger.debug("sim: dropped message {} to client {}", msg_id, self.client_id)
+            logger.trace("sim: dropped message {} to client {}", msg_id, self.client_id)
         if self._held and rule is None:
             released = [held for until, held in self._held if until == msg_id]
             if released:
@@ -185,7 +185,7 @@ class ClientSession(asyncio.Protocol):
             return
         if handler is None:
             if 0 < msg_id <= _MAX_REQUEST_ID:
-                logger.debug("sim: ignoring request {} from client {}", msg_id, self.client_id)
+                logger.trace("sim: ignoring request {} from client {}", msg_id, self.client_id)
             else:
                 logger.warning("sim: unknown message id {} from {}", msg_id, self.peer)
                 self.send_error(-1, 320, reason=f"Unknown message id {msg_id}.")

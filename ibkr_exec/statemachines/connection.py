@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from ibkr_exec.statemachines.shared import SharedMachine
+
 DISCONNECTED: Final = "DISCONNECTED"
 CONNECTING: Final = "CONNECTING"
 SYNCING: Final = "SYNCING"
@@ -52,3 +54,19 @@ CONNECTION_TRANSITIONS: Final[list[dict[str, str | list[str]]]] = [
     {"trigger": "give_up", "source": RECONNECTING, "dest": FAILED},
     {"trigger": "close", "source": [*CONNECTION_STATES[:-1]], "dest": CLOSED},
 ]
+
+_MACHINE: list[SharedMachine] = []
+
+
+def connection_machine() -> SharedMachine:
+    """The machine the connection actor runs, built on first use from the table above."""
+    if not _MACHINE:
+        _MACHINE.append(
+            SharedMachine(
+                states=CONNECTION_STATES,
+                transitions=CONNECTION_TRANSITIONS,
+                initial=DISCONNECTED,
+                name="connection",
+            )
+        )
+    return _MACHINE[0]

@@ -1,0 +1,453 @@
+"""ConnectionActor: owns the broker link and supervises the order actors.
+
+It runs the connection table (``statemachines.connection``): on socket loss or IB error 1100 it
+pauses every order actor (their outbound commands wait in their stashes); it reconnects with
+exponential backoff and jitter, never two attempts at once and only after the old socket closed;
+every (re)connect and every 1101 passes through SYNCING, where the broker's open orders, completed
+orders and executions are routed to the order actors (by orderRef, then permId, then orderId) and
+applied, fills deduplicated by execId. Only then are the order actors resumed, and their stashed
+commands re-checked and replayed. "Connected" is not "reconciled".
+
+The link is behind ``broker.port.BrokerLink``: this module never sees ib_async.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from ibkr_exec.actors.messages import GetOrder
+from ibkr_exec.actors.notify import Notifier
+from ibkr_exec.actors.order import OrderActor
+from ibkr_exec.actors.runtime import Actor, RestartPolicy
+from ibkr_exec.audit import AuditLogger, encode
+from ibkr_exec.broker.port import (
+    BrokerAnomaly,
+    BrokerLink,
+    BrokerNotice,
+    CommissionReport,
+    ConnectivityLost,
+    ConnectivityRestored,
+    ExecutionReport,
+    LinkLost,
+    Sink,
+)
+from ibkr_exec.errors import NotConnectedError
+from ibkr_exec.statemachines.actor import STOPPED
+from ibkr_exec.statemachines.connection import (
+    CLOSED,
+    CONNECTING,
+    DEGRADED,
+    DISCONNECTED,
+    FAILED,
+    READY,
+    RECONNECTING,
+    SYNCING,
+    connection_machine,
+)
+from ibkr_exec.statemachines.shared import MachineError
+
+__all__ = ["ConnectionActor", "LinkSettings"]
+
+_MACHINE = connection_machine()
+_CONNECT_ERRORS = (OSError, TimeoutError, ConnectionError)
+
+
+@attrs.frozen
+class LinkSettings:
+    """Where to connect and how hard to try to stay connected."""
+
+    host: str
+    port: int
+    client_id: int
+    readonly: bool = False
+    timeout: float = 10.0
+    reconnect_max_attempts: int = 10
+    reconnect_backoff: float = 1.0
+    reconnect_backoff_cap: float = 60.0
+    jitter: float = 0.25
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Seconds before reconnect attempt ``attempt`` (0-based): doubling, capped, jittered."""
+        base = min(self.reconnect_backoff_cap, self.reconnect_backoff * 2**attempt)
+        return float(base * (1.0 + self.jitter * rng.random()))
+
+
+# -- the connection actor's own messages -----------------------------------------------------------
+
+
+@attrs.frozen
+class _Linked:
+    """The link's connect, with its sync, completed: every sync report is already queued."""
+
+
+@attrs.frozen
+class _Resynced:
+    """A resync after 1101 completed: every report it produced is already queued."""
+
+
+@attrs.frozen
+class _AttemptFailed:
+    attempt: int
+    reason: str
+
+
+@attrs.frozen
+class _GiveUp:
+    reason: str
+
+
+class ConnectionActor(Actor):
+    """The broker link's actor and the order actors' supervisor.
+
+    ``link_factory`` builds the link given the sink it must report to (the adapter, or a test
+    double). Connection events go to ``handlers`` (ConnectionEventHandler-like objects).
+    """
+
+    restart_policy = RestartPolicy(max_restarts=10, within_seconds=60.0)
+
+    def __init__(
+        self,
+        settings: LinkSettings,
+        *,
+        link_factory: Callable[[Sink], BrokerLink],
+        journal: AuditLogger,
+        notifier: Notifier | None = None,
+        name: str = "connection",
+    ) -> None:
+        """Create the actor (not started, not connected)."""
+        super().__init__(name)
+        self.state: str = DISCONNECTED
+        self.settings = settings
+        self.journal = journal
+        self.handlers: list[object] = []
+        self._notifier = notifier or Notifier(journal)
+        self._link = link_factory(self._hear)
+        self._orders: dict[str, OrderActor] = {}
+        self._by_perm: dict[int, OrderActor] = {}
+        self._by_order_id: dict[str, OrderActor] = {}
+        self._by_exec: dict[str, OrderActor] = {}
+        self._early_commissions: dict[str, CommissionReport] = {}
+        self._link_task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self._rng = random.Random()
+        self._last_error = ""
+
+    # -- public API (called by the executor) -----------------------------------------------------
+
+    @property
+    def link(self) -> BrokerLink:
+        """The broker link (order actors send their commands through it)."""
+        return self._link
+
+    @property
+    def orders(self) -> dict[str, OrderActor]:
+        """The order actors by client_order_id (a copy)."""
+        return dict(self._orders)
+
+    def order_actor(self, key: str) -> OrderActor | None:
+        """The order actor for a client_order_id or an order_id, if known."""
+        return self._orders.get(key) or self._by_order_id.get(key)
+
+    async def connect(self) -> None:
+        """Connect and reconcile; returns once READY. Raises NotConnectedError on failure."""
+        if self.state == READY:
+            return
+        if self.state in (DISCONNECTED, FAILED):
+            self._transition("connect")
+            try:
+                await self._link.connect(
+                    self.settings.host,
+                    self.settings.port,
+                    self.settings.client_id,
+                    timeout=self.settings.timeout,
+                    readonly=self.settings.readonly,
+                )
+            except _CONNECT_ERRORS as error:
+                self._transition("connect_failed", reason=repr(error))
+                raise NotConnectedError(
+                    f"could not connect to {self.settings.host}:{self.settings.port} as client "
+                    f"id {self.settings.client_id}: {error!r}"
+                ) from error
+            self.tell(_Linked())
+        await self.wait_ready(self.settings.timeout)
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Return once READY; NotConnectedError when the link is down for good or ``timeout``
+        passes first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.state != READY:
+            if self.state in (DISCONNECTED, FAILED, CLOSED):
+                detail = f": {self._last_error}" if self._last_error else ""
+                raise NotConnectedError(f"not connected (connection {self.state}){detail}")
+            changed = self._changed
+            remaining = deadline - loop.time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                await asyncio.wait_for(changed.wait(), remaining)
+            except TimeoutError:
+                raise NotConnectedError(
+                    f"connection not READY within {timeout} s (state {self.state})"
+                ) from None
+
+    async def close(self) -> None:
+        """Disconnect for good and stop every order actor. Idempotent."""
+        if self.state != CLOSED:
+            was_up = self.state in (SYNCING, READY, DEGRADED)
+            self._transition("close")
+            if was_up:
+                self._notify("on_disconnected", "closed")
+        await self.stop()
+
+    def adopt(self, actor: OrderActor) -> None:
+        """Route reports to ``actor`` from now on (a new order, or one recovered from the
+        journal). It is paused unless the link is READY: it waits for the sync."""
+        order = actor.order
+        self._orders[actor.client_order_id] = actor
+        if order.order_id is not None:
+            self._by_order_id[order.order_id] = actor
+            self._link.note_order_id(int(order.order_id))
+        if order.perm_id is not None:
+            self._by_perm[order.perm_id] = actor
+        for exec_id in actor.exec_ids:
+            self._by_exec[exec_id] = actor
+        if self.state != READY:
+            actor.pause()
+
+    def note_order_id(self, actor: OrderActor, order_id: str) -> None:
+        """``actor``'s order got ``order_id``: route reports carrying it there."""
+        self._by_order_id[order_id] = actor
+
+    # -- Actor hooks -----------------------------------------------------------------------------
+
+    def receive(self, message: Any) -> Any:
+        """Route broker reports; drive the connection machine on link events."""
+        kind = type(message)
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            return handler(self, message)
+        return self._route(message)
+
+    def on_failure(self, error: BaseException, message: Any) -> None:
+        """Journal the failure; supervision restarts the actor (its routing tables survive)."""
+        self.journal.log_anomaly(
+            f"connection actor failed on {type(message).__name__}: {error!r}", actor=self.name
+        )
+
+    async def on_stop(self) -> None:
+        """Stop reconnecting and close the socket."""
+        task = self._link_task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            await self._link.disconnect()
+        await self._notifier.drain()
+        self.journal.flush()
+
+    # -- link events ------------------------------------------------------------------------------
+
+    def _hear(self, item: Any) -> None:
+        # Called from the link's socket callback: only enqueue.
+        if self.mode != STOPPED:
+            self.tell(item)
+
+    def _link_lost(self, event: LinkLost) -> None:
+        if self.state not in (SYNCING, READY, DEGRADED):
+            self._journal_event("link_lost_ignored", {"reason": event.reason})
+            return
+        was_up = self.state != DEGRADED
+        self._transition("socket_lost", reason=event.reason)
+        self._pause_orders()
+        if was_up:
+            self._notify("on_disconnected", event.reason or "socket closed")
+        self._start_link_task(self._reconnect())
+
+    def _connectivity_lost(self, event: ConnectivityLost) -> None:
+        if self.state != READY:
+            self._journal_event("1100", {"message": event.message, "note": f"in {self.state}"})
+            return
+        self._transition("connectivity_lost", reason=event.message)
+        self._pause_orders()
+        self._notify("on_disconnected", f"IB 1100: {event.message}")
+
+    def _connectivity_restored(self, event: ConnectivityRestored) -> None:
+        if event.data_kept and self.state == DEGRADED:
+            self._transition("restored_data_kept", reason=event.message)
+            self._resume_orders()
+            self._notify("on_connected")
+        elif not event.data_kept and self.state in (DEGRADED, READY):
+            if self.state == READY:
+                self._pause_orders()
+            self._transition("restored_data_lost", reason=event.message)
+            self._start_link_task(self._resync())
+        else:
+            code = 1102 if event.data_kept else 1101
+            self._journal_event(str(code), {"message": event.message, "note": f"in {self.state}"})
+
+    def _notice(self, event: BrokerNotice) -> None:
+        self._journal_event("notice", {"code": event.code, "message": event.message})
+
+    async def _linked(self, _: _Linked | _Resynced) -> None:
+        if self.state in (CONNECTING, RECONNECTING):
+            self._transition("connected")
+        if self.state != SYNCING:
+            return
+        # Every sync report was routed before this message; wait until each order actor has
+        # applied its share, so stashed commands are re-checked against reconciled state.
+        actors = [a for a in self._orders.values() if a.mode != STOPPED]
+        await asyncio.gather(
+            *(a.ask(GetOrder(), timeout=self.settings.timeout) for a in actors),
+            return_exceptions=True,
+        )
+        self._transition("synced", orders=len(actors))
+        self._resume_orders()
+        self._notify("on_connected")
+
+    def _attempt_failed(self, message: _AttemptFailed) -> None:
+        self._last_error = message.reason
+        self._transition("retry", attempt=message.attempt, reason=message.reason)
+
+    def _give_up(self, message: _GiveUp) -> None:
+        self._last_error = message.reason
+        self._transition("give_up", reason=message.reason)
+        self._notify("on_connection_failed", message.reason)
+
+    # -- background work (one at a time) -----------------------------------------------------------
+
+    def _start_link_task(self, work: Any) -> None:
+        task = self._link_task
+        if task is not None and not task.done():
+            work.close()  # never two reconnects (or resyncs) at once
+            return
+        self._link_task = asyncio.get_running_loop().create_task(work)
+
+    async def _reconnect(self) -> None:
+        settings = self.settings
+        reason = "no reconnect attempts configured"
+        for attempt in range(settings.reconnect_max_attempts):
+            await asyncio.sleep(settings.backoff(attempt, self._rng))
+            if self.state != RECONNECTING:
+                return
+            try:
+                await self._link.disconnect()  # the old socket is closed before the id is reused
+                await self._link.connect(
+                    settings.host,
+                    settings.port,
+                    settings.client_id,
+                    timeout=settings.timeout,
+                    readonly=settings.readonly,
+                )
+            except _CONNECT_ERRORS as error:
+                reason = repr(error)
+                self._hear(_AttemptFailed(attempt + 1, reason))
+                continue
+            self._hear(_Linked())
+            return
+        self._hear(_GiveUp(f"gave up after {settings.reconnect_max_attempts} attempts: {reason}"))
+
+    async def _resync(self) -> None:
+        await self._link.resync(self.settings.timeout)
+        self._hear(_Resynced())
+
+    # -- routing ----------------------------------------------------------------------------------
+
+    def _route(self, report: Any) -> None:
+        kind = type(report)
+        if kind is BrokerAnomaly:
+            self.journal.log_anomaly(
+                report.description,
+                actor=self.name,
+                order_id=report.order_id,
+                payload={"raw": report.raw},
+            )
+            return
+        if kind is CommissionReport:
+            actor = self._by_exec.get(report.exec_id)
+            if actor is None:  # it overtook its execution: hold it until the execution routes
+                self._early_commissions[report.exec_id] = report
+                return
+        else:
+            actor = self._find(report)
+        if actor is None or actor.mode == STOPPED:
+            self.journal.record(
+                "unrouted",
+                actor=self.name,
+                order_id=getattr(report, "order_id", None),
+                payload=encode(report),
+            )
+            return
+        actor.tell(report)
+        if kind is ExecutionReport:
+            self._by_exec[report.exec_id] = actor
+            early = self._early_commissions.pop(report.exec_id, None)
+            if early is not None:
+                actor.tell(early)
+
+    def _find(self, report: Any) -> OrderActor | None:
+        actor = None
+        ref = getattr(report, "order_ref", None)
+        if ref:
+            actor = self._orders.get(ref)
+        perm_id = getattr(report, "perm_id", None)
+        if actor is None and perm_id:
+            actor = self._by_perm.get(perm_id)
+        if actor is None:
+            order_id = report.order_id
+            if order_id and order_id != "0":
+                actor = self._by_order_id.get(order_id)
+        if actor is not None and perm_id:
+            self._by_perm.setdefault(perm_id, actor)
+        return actor
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _pause_orders(self) -> None:
+        for actor in self._orders.values():
+            if actor.mode != STOPPED:
+                actor.pause()
+
+    def _resume_orders(self) -> None:
+        for actor in self._orders.values():
+            if actor.mode != STOPPED:
+                actor.resume()
+
+    def _transition(self, trigger: str, **payload: Any) -> None:
+        src = self.state
+        try:
+            _MACHINE.fire(self, trigger)
+        except MachineError:
+            self.journal.log_anomaly(
+                f"unexpected connection event {trigger} in {src}: ignored", actor=self.name
+            )
+            return
+        self.journal.log_connection_event(trigger, src=src, dst=self.state, payload=payload)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _journal_event(self, event: str, payload: dict[str, Any]) -> None:
+        self.journal.log_connection_event(event, src=self.state, dst=self.state, payload=payload)
+
+    def _notify(self, method: str, *args: Any) -> None:
+        for handler in list(self.handlers):
+            self._notifier.call(handler, method, *args, actor=self.name)
+
+
+_HANDLERS: dict[type, Callable[[ConnectionActor, Any], Any]] = {
+    LinkLost: ConnectionActor._link_lost,
+    ConnectivityLost: ConnectionActor._connectivity_lost,
+    ConnectivityRestored: ConnectionActor._connectivity_restored,
+    BrokerNotice: ConnectionActor._notice,
+    _Linked: ConnectionActor._linked,
+    _Resynced: ConnectionActor._linked,
+    _AttemptFailed: ConnectionActor._attempt_failed,
+    _GiveUp: ConnectionActor._give_up,
+}

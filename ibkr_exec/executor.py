@@ -1,0 +1,490 @@
+"""The facade users call: IBKRConnectionManager (the link) and IBKROrderExecutor (the orders).
+
+>>> async def trade() -> None:  # doctest: +SKIP
+...     manager = IBKRConnectionManager.from_settings(Settings.from_env())
+...     async with IBKROrderExecutor(manager) as executor:
+...         order = await executor.submit_order(
+...             OrderRequest("AAPL", "100", OrderType.LIMIT, Side.BUY, limit_price="150")
+...         )
+...         await executor.cancel_order(order.client_order_id)
+
+Everything runs inside the caller's event loop and never blocks it. There is no global state: two
+executors with different client ids in one process are independent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from inspect import isawaitable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ibkr_exec.actors.connection import ConnectionActor, LinkSettings
+from ibkr_exec.actors.messages import PlaceOrder, RequestCancel
+from ibkr_exec.actors.notify import Notifier
+from ibkr_exec.actors.order import OrderActor
+from ibkr_exec.audit import AuditLogger, encode
+from ibkr_exec.broker.ib import IBBroker
+from ibkr_exec.broker.port import BrokerLink, Sink
+from ibkr_exec.config import Settings, check_live_allowed
+from ibkr_exec.errors import (
+    AckTimeoutError,
+    DuplicateOrderError,
+    NotConnectedError,
+    OrderRejectedError,
+    ReadOnlyError,
+    RiskCheckError,
+)
+from ibkr_exec.events import ConnectionEventHandler, OrderEventHandler
+from ibkr_exec.models import Fill, Order, OrderRequest, OrderStatus, Position
+
+__all__ = ["IBKRConnectionManager", "IBKROrderExecutor", "RiskCheck"]
+
+#: A risk check: return False (or raise RiskCheckError) to refuse; may be a coroutine function.
+RiskCheck = Callable[[OrderRequest], bool | Awaitable[bool | None] | None]
+
+
+class IBKRConnectionManager:
+    """The broker link: connect, disconnect, and stay connected.
+
+    ``max_requests_per_second`` sets ib_async's client-side throttle (default 45 per second;
+    0 disables it; IB's own pacing limit is 50 messages per second).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 7497,
+        client_id: int = 1,
+        readonly: bool = False,
+        *,
+        timeout_seconds: float = 10.0,
+        reconnect_max_attempts: int = 10,
+        reconnect_backoff_seconds: float = 1.0,
+        allow_live: bool = False,
+        journal_path: str | Path | None = None,
+        audit_logger: AuditLogger | None = None,
+        max_requests_per_second: int | None = None,
+    ) -> None:
+        """Validate the settings; nothing connects until :meth:`connect`."""
+        self.settings = Settings(
+            host=host,
+            port=port,
+            client_id=client_id,
+            readonly=readonly,
+            timeout_seconds=timeout_seconds,
+            reconnect_max_attempts=reconnect_max_attempts,
+            reconnect_backoff_seconds=reconnect_backoff_seconds,
+            allow_live=allow_live,
+            journal_path=None if journal_path is None else Path(journal_path),
+        )
+        if max_requests_per_second is not None and max_requests_per_second < 0:
+            raise ValueError(
+                f"max_requests_per_second must be >= 0 (0: unthrottled), "
+                f"got {max_requests_per_second}"
+            )
+        self._max_requests = max_requests_per_second
+        self._owns_journal = audit_logger is None
+        self._journal = audit_logger
+        self._handlers: list[object] = []
+        self._actor: ConnectionActor | None = None
+        self._broker: IBBroker | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> IBKRConnectionManager:
+        """A manager configured from ``settings`` (e.g. ``Settings.from_env()``)."""
+        values: dict[str, Any] = {
+            "host": settings.host,
+            "port": settings.port,
+            "client_id": settings.client_id,
+            "readonly": settings.readonly,
+            "timeout_seconds": settings.timeout_seconds,
+            "reconnect_max_attempts": settings.reconnect_max_attempts,
+            "reconnect_backoff_seconds": settings.reconnect_backoff_seconds,
+            "allow_live": settings.allow_live,
+            "journal_path": settings.journal_path,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    # -- properties -----------------------------------------------------------------------------
+
+    @property
+    def journal(self) -> AuditLogger:
+        """The audit journal (IBKR_JOURNAL_PATH, or in memory when unset)."""
+        if self._journal is None:
+            self._journal = AuditLogger(self.settings.journal_path)
+        return self._journal
+
+    @property
+    def state(self) -> str:
+        """The connection state: DISCONNECTED, CONNECTING, SYNCING, READY, DEGRADED, ..."""
+        return self._actor.state if self._actor is not None else "DISCONNECTED"
+
+    @property
+    def ib(self) -> Any:
+        """The underlying ib_async ``IB`` object, read-only, for diagnostics (None before
+        connecting). Orders placed on it directly bypass the lifecycle and the journal."""
+        return self._broker.ib if self._broker is not None else None
+
+    @property
+    def max_requests_per_second(self) -> int | None:
+        """ib_async's client-side throttle; None means ib_async's default (45)."""
+        return self._max_requests
+
+    @max_requests_per_second.setter
+    def max_requests_per_second(self, value: int | None) -> None:
+        if value is not None and value < 0:
+            raise ValueError(f"max_requests_per_second must be >= 0, got {value}")
+        self._max_requests = value
+        if self._broker is not None and value is not None:
+            self._broker.ib.client.MaxRequests = value
+
+    def add_handler(self, handler: ConnectionEventHandler) -> None:
+        """Receive on_connected / on_disconnected / on_connection_failed."""
+        self._handlers.append(handler)
+
+    def remove_handler(self, handler: ConnectionEventHandler) -> None:
+        """Stop notifying ``handler``."""
+        if handler in self._handlers:
+            self._handlers.remove(handler)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def actor(self) -> ConnectionActor:
+        """The connection actor (created and started on first use, inside the running loop)."""
+        if self._actor is None or self._actor.mode == "STOPPED":
+            settings = self.settings
+            link = LinkSettings(
+                host=settings.host,
+                port=settings.port,
+                client_id=settings.client_id,
+                readonly=settings.readonly,
+                timeout=settings.timeout_seconds,
+                reconnect_max_attempts=settings.reconnect_max_attempts,
+                reconnect_backoff=settings.reconnect_backoff_seconds,
+            )
+            actor = ConnectionActor(link, link_factory=self._make_link, journal=self.journal)
+            actor.handlers = self._handlers  # shared list: handlers added later are seen
+            actor.start()
+            self._actor = actor
+        assert self._actor is not None
+        return self._actor
+
+    def _make_link(self, sink: Sink) -> BrokerLink:
+        self._broker = IBBroker(sink, sink, max_requests_per_second=self._max_requests)
+        return self._broker
+
+    async def connect(self) -> None:
+        """Connect and reconcile. Raises LiveTradingNotAllowedError for a live port without
+        allow_live, NotConnectedError when TWS cannot be reached."""
+        check_live_allowed(self.settings.port, allow_live=self.settings.allow_live)
+        await self.actor().connect()
+
+    async def disconnect(self) -> None:
+        """Disconnect, stop every order actor and flush the journal. Idempotent."""
+        if self._actor is not None:
+            await self._actor.close()
+        if self._journal is not None:
+            if self._owns_journal:
+                self._journal.close()
+                self._journal = None
+            else:
+                self._journal.flush()
+
+    def is_connected(self) -> bool:
+        """True when READY: connected *and* reconciled."""
+        return self.state == "READY"
+
+    async def ensure_connected(self, timeout: float | None = None) -> None:
+        """Return once READY: connect if never connected, else wait for the reconnect.
+
+        NotConnectedError when that does not happen within ``timeout`` (default: the settings').
+        """
+        if self.state in ("DISCONNECTED", "FAILED", "CLOSED"):
+            await self.connect()
+            return
+        await self.actor().wait_ready(timeout or self.settings.timeout_seconds)
+
+    async def __aenter__(self) -> IBKRConnectionManager:
+        """Connect on entry."""
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Disconnect on exit."""
+        await self.disconnect()
+
+
+class IBKROrderExecutor:
+    """Submit, cancel and follow orders. Use ``async with`` (or :meth:`start` / :meth:`stop`).
+
+    ``risk_check_callback(request)`` runs before anything touches TWS: return False or raise
+    RiskCheckError to refuse (any other exception refuses too: the check fails closed).
+    ``audit_logger`` defaults to the connection manager's journal. On start, orders found in the
+    journal are rebuilt and reconciled with the broker (orders of an earlier process are found
+    by their orderRef and managed again).
+    """
+
+    def __init__(
+        self,
+        connection_manager: IBKRConnectionManager,
+        risk_check_callback: RiskCheck | None = None,
+        audit_logger: AuditLogger | None = None,
+        *,
+        order_handlers: Iterable[OrderEventHandler] = (),
+        connection_handlers: Iterable[ConnectionEventHandler] = (),
+        client_order_id_prefix: str = "ibx",
+    ) -> None:
+        """Wire an executor to ``connection_manager``; nothing runs until :meth:`start`."""
+        if audit_logger is not None:
+            if connection_manager._actor is not None:
+                raise ValueError("pass audit_logger before the connection manager connects")
+            connection_manager._journal = audit_logger
+            connection_manager._owns_journal = False
+        self.connection = connection_manager
+        self._risk_check = risk_check_callback
+        self._handlers: list[OrderEventHandler] = list(order_handlers)
+        for handler in connection_handlers:
+            connection_manager.add_handler(handler)
+        self._prefix = client_order_id_prefix
+        self._reserved: set[str] = set()
+        self._notifier: Notifier | None = None
+
+    @property
+    def journal(self) -> AuditLogger:
+        """The audit journal every order of this executor writes to."""
+        return self.connection.journal
+
+    def add_order_handler(self, handler: OrderEventHandler) -> None:
+        """Receive on_order_status / on_fill / on_order_rejected for every order."""
+        self._handlers.append(handler)
+
+    def remove_order_handler(self, handler: OrderEventHandler) -> None:
+        """Stop notifying ``handler``."""
+        if handler in self._handlers:
+            self._handlers.remove(handler)
+
+    def add_connection_handler(self, handler: ConnectionEventHandler) -> None:
+        """Receive the connection manager's link events."""
+        self.connection.add_handler(handler)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Rebuild journaled orders, then connect and reconcile them with the broker."""
+        self._notifier = Notifier(self.journal)
+        self._recover()
+        await self.connection.connect()
+
+    async def stop(self) -> None:
+        """Stop every actor, await handler tasks and close the link. Leaves no task behind."""
+        await self.connection.disconnect()
+        if self._notifier is not None:
+            await self._notifier.drain()
+
+    async def __aenter__(self) -> IBKROrderExecutor:
+        """Start on entry."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Stop on exit."""
+        await self.stop()
+
+    def _recover(self) -> None:
+        path = self.journal.path
+        if path is None or not path.exists():
+            return
+        by_order: dict[str, list[dict[str, Any]]] = {}
+        for entry in self.journal.entries():
+            cid = entry.get("client_order_id")
+            if cid:
+                by_order.setdefault(cid, []).append(entry)
+        conn = self.connection.actor()
+        for cid, entries in by_order.items():
+            if not any(e.get("kind") == "submitted" for e in entries):
+                continue  # refused before submission (risk check): nothing to manage
+            actor = OrderActor.recover(
+                cid, broker=conn.link, journal=self.journal, entries=entries, parent=conn
+            )
+            self._watch(actor)
+            conn.adopt(actor)
+            actor.start()
+        if by_order:
+            self.journal.log_connection_event(
+                "recovered", payload={"orders": len(by_order)}, actor="executor"
+            )
+
+    # -- orders ---------------------------------------------------------------------------------
+
+    async def submit_order(self, request: OrderRequest) -> Order:
+        """Send ``request`` and return the acknowledged Order.
+
+        Raises ReadOnlyError, DuplicateOrderError, RiskCheckError (nothing sent),
+        NotConnectedError (not READY within the timeout), AckTimeoutError (sent, not
+        acknowledged in time: the order stays tracked and reconciliation settles it) and
+        OrderRejectedError (IB's code and reason).
+        """
+        if not isinstance(request, OrderRequest):
+            raise TypeError(f"submit_order takes an OrderRequest, got {type(request).__name__}")
+        conn = self.connection.actor()
+        settings = self.connection.settings
+        cid = request.client_order_id or f"{self._prefix}-{uuid.uuid4().hex[:20]}"
+        if settings.readonly:
+            raise ReadOnlyError(f"connection is read-only: order {cid!r} not sent")
+        if cid in self._reserved or conn.order_actor(cid) is not None:
+            raise DuplicateOrderError(f"client_order_id {cid!r} was already submitted")
+        self._reserved.add(cid)
+        try:
+            await self._check_risk(request, cid)
+            await conn.wait_ready(settings.timeout_seconds)
+            try:
+                order_id = conn.link.next_order_id()
+            except ConnectionError as error:
+                raise NotConnectedError(f"link lost while submitting {cid!r}: {error}") from error
+            order = Order.from_request(
+                request, client_order_id=cid, submitted_at=datetime.now(UTC), order_id=str(order_id)
+            )
+            actor = OrderActor.create(order, broker=conn.link, journal=self.journal, parent=conn)
+        finally:
+            self._reserved.discard(cid)
+        acknowledged: asyncio.Future[Order] = asyncio.get_running_loop().create_future()
+
+        def on_snapshot(snapshot: Order | Fill) -> None:
+            if (
+                type(snapshot) is Order
+                and snapshot.status is not OrderStatus.PENDING
+                and not acknowledged.done()
+            ):
+                acknowledged.set_result(snapshot)
+
+        unsubscribe = actor.subscribe(on_snapshot)
+        self._watch(actor)
+        conn.adopt(actor)
+        actor.start()
+        actor.tell(PlaceOrder())
+        try:
+            result = await asyncio.wait_for(acknowledged, settings.timeout_seconds)
+        except TimeoutError:
+            raise AckTimeoutError(
+                f"order {cid!r} (id {order_id}) not acknowledged within "
+                f"{settings.timeout_seconds} s; it stays tracked and reconciliation settles it"
+            ) from None
+        finally:
+            unsubscribe()
+        if result.status is OrderStatus.REJECTED:
+            raise OrderRejectedError(result.reason_code, result.reason or "rejected", cid)
+        return result
+
+    async def cancel_order(self, key: str) -> Order:
+        """Ask the broker to cancel the order ``key`` (client_order_id or order_id).
+
+        Returns the order as it is once the request is recorded (PENDING_CANCEL, or its terminal
+        state if it was already done). While the link is down the request is stashed and sent
+        after reconciliation; StashFullError when too many commands already wait.
+        """
+        if self.connection.settings.readonly:
+            raise ReadOnlyError(f"connection is read-only: cancel of {key!r} not sent")
+        actor = self._actor(key)
+        if actor.mode == "PAUSED":
+            actor.tell(RequestCancel("requested while paused"))
+            return actor.order
+        order: Order = await actor.ask(
+            RequestCancel(), timeout=self.connection.settings.timeout_seconds
+        )
+        return order
+
+    async def get_order_status(self, key: str) -> Order | None:
+        """The current Order for a client_order_id or order_id, or None when unknown."""
+        actor = self.connection.actor().order_actor(key)
+        return None if actor is None else actor.order
+
+    async def get_open_orders(self) -> list[Order]:
+        """Every order not yet FILLED, CANCELLED or REJECTED."""
+        return [a.order for a in self.connection.actor().orders.values() if not a.is_terminal]
+
+    async def get_orders(self) -> list[Order]:
+        """Every order this executor knows, terminal ones included."""
+        return [a.order for a in self.connection.actor().orders.values()]
+
+    async def get_fills(self, key: str) -> list[Fill]:
+        """The fills of one order (corrections replace what they correct)."""
+        return self._actor(key).fills
+
+    async def get_positions(self) -> list[Position]:
+        """Positions as last reported by the broker."""
+        return self.connection.actor().link.positions()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _actor(self, key: str) -> OrderActor:
+        actor = self.connection.actor().order_actor(key)
+        if actor is None:
+            raise KeyError(f"unknown order {key!r} (neither a client_order_id nor an order_id)")
+        return actor
+
+    async def _check_risk(self, request: OrderRequest, cid: str) -> None:
+        check = self._risk_check
+        if check is None:
+            return
+        try:
+            verdict = check(request)
+            if isawaitable(verdict):
+                verdict = await verdict
+        except RiskCheckError as error:
+            self._journal_risk(request, cid, str(error))
+            raise
+        except Exception as error:  # a broken check fails closed
+            self._journal_risk(request, cid, f"risk check raised {error!r}")
+            raise RiskCheckError(f"risk check failed for {cid!r}: {error!r}") from error
+        if verdict is False:
+            self._journal_risk(request, cid, "risk check returned False")
+            raise RiskCheckError(f"risk check refused order {cid!r}")
+
+    def _journal_risk(self, request: OrderRequest, cid: str, reason: str) -> None:
+        self.journal.record(
+            "risk_rejected",
+            actor="executor",
+            client_order_id=cid,
+            trigger="risk_check",
+            payload={"request": encode(request), "reason": reason},
+        )
+
+    def _watch(self, actor: OrderActor) -> None:
+        notifier = self._notifier or Notifier(self.journal)
+        self._notifier = notifier
+        handlers = self._handlers
+        last = [actor.order.status, actor.order.filled_quantity]
+
+        def on_snapshot(snapshot: Order | Fill) -> None:
+            if type(snapshot) is Fill:
+                order = actor.order
+                for handler in list(handlers):
+                    notifier.call(handler, "on_fill", order, snapshot, actor=actor.name)
+                return
+            assert type(snapshot) is Order
+            if [snapshot.status, snapshot.filled_quantity] == last:
+                return  # not a real change (a perm id learned, a commission)
+            last[:] = [snapshot.status, snapshot.filled_quantity]
+            for handler in list(handlers):
+                notifier.call(handler, "on_order_status", snapshot, actor=actor.name)
+                if snapshot.status is OrderStatus.REJECTED:
+                    notifier.call(
+                        handler,
+                        "on_order_rejected",
+                        snapshot,
+                        snapshot.reason_code,
+                        snapshot.reason or "",
+                        actor=actor.name,
+                    )
+
+        actor.subscribe(on_snapshot)
