@@ -171,8 +171,13 @@ class OrderActor(Actor):
         kind = type(message)
         if kind is GetOrder:
             return self._ledger.order()
+        if kind in STASHED_WHILE_PAUSED and not self._link_up():
+            return self._defer(message)
         if kind is PlaceOrder:
             self._command("place_order", message)
+            # Write-ahead: the order is on disk before the broker has it, so a process that dies
+            # right after placing can still recover it (by orderRef) from the journal.
+            self._journal.flush()
             self._broker.place_order(self._ledger.order())
             return self._ledger.order()
         now = datetime.now(UTC)
@@ -207,6 +212,29 @@ class OrderActor(Actor):
         self._ledger = OrderLedger.from_entries(self._journal.entries_for(self.name))
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _link_up(self) -> bool:
+        # A Broker may say whether its link is up (the ib_async adapter does). The connection
+        # actor pauses order actors on a socket loss, but a command can arrive between the loss
+        # and that pause: it must wait for the reconnect, not fail or half-apply (a cancel that
+        # moved the ledger to PENDING_CANCEL but never left would stay pending forever).
+        is_connected = getattr(self._broker, "is_connected", None)
+        return is_connected is None or bool(is_connected())
+
+    def _defer(self, message: Any) -> Order:
+        ledger = self._ledger
+        self._journal.record(
+            "command_deferred",
+            actor=self.name,
+            order_id=ledger.base.order_id,
+            client_order_id=ledger.client_order_id,
+            src=ledger.state,
+            dst=ledger.state,
+            payload={**encode(message), "note": "broker link down: stashed until reconnected"},
+        )
+        self.pause()
+        self.tell(message)  # paused: it goes to the stash, replayed after the sync
+        return ledger.order()
 
     def _journal_outcome(self, outcome: Outcome, message: Any, now: datetime) -> None:
         payload = encode(message)

@@ -30,6 +30,9 @@ class Broker(Protocol):
     def cancel_order(self, order: Order) -> None:
         """Ask the broker to cancel ``order``; the answer comes back as a report."""
 
+    # Optionally, ``is_connected() -> bool``: an order actor whose broker says False keeps
+    # its commands in its stash until the link is back (see OrderActor._link_up).
+
 
 @attrs.frozen
 class OrderAccepted:
