@@ -31,6 +31,7 @@ from ibkr_exec.models import (
     Side,
     TimeInForce,
 )
+from ibkr_exec.trace import OrderTrace, TraceError, load_trace, render_trace
 
 __version__ = "0.1.0"
 
@@ -54,6 +55,7 @@ __all__ = [
     "OrderRejectedError",
     "OrderRequest",
     "OrderStatus",
+    "OrderTrace",
     "OrderType",
     "Position",
     "ReadOnlyError",
@@ -63,7 +65,10 @@ __all__ = [
     "Side",
     "StashFullError",
     "TimeInForce",
+    "TraceError",
     "__version__",
+    "load_trace",
     "read_journal",
+    "render_trace",
     "replay_orders",
 ]

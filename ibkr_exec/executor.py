@@ -23,11 +23,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import attrs
+
 from ibkr_exec.actors.connection import ConnectionActor, LinkSettings
 from ibkr_exec.actors.messages import PlaceOrder, RequestCancel
 from ibkr_exec.actors.notify import Notifier
 from ibkr_exec.actors.order import OrderActor
-from ibkr_exec.audit import AuditLogger, encode
+from ibkr_exec.audit import AuditLogger
 from ibkr_exec.broker.ib import IBBroker
 from ibkr_exec.broker.port import BrokerLink, Sink
 from ibkr_exec.config import Settings, check_live_allowed
@@ -456,7 +458,7 @@ class IBKROrderExecutor:
             actor="executor",
             client_order_id=cid,
             trigger="risk_check",
-            payload={"request": encode(request), "reason": reason},
+            payload={"request": attrs.asdict(request), "reason": reason},
         )
 
     def _watch(self, actor: OrderActor) -> None:
@@ -464,9 +466,13 @@ class IBKROrderExecutor:
         self._notifier = notifier
         handlers = self._handlers
         last = [actor.order.status, actor.order.filled_quantity]
+        announced = set(actor.exec_ids)
 
         def on_snapshot(snapshot: Order | Fill) -> None:
             if type(snapshot) is Fill:
+                if snapshot.fill_id in announced:
+                    return  # the same execution again, now with its commission
+                announced.add(snapshot.fill_id)
                 order = actor.order
                 for handler in list(handlers):
                     notifier.call(handler, "on_fill", order, snapshot, actor=actor.name)

@@ -25,7 +25,11 @@ def make_executor(
     }
     options.update(manager_options)
     manager = IBKRConnectionManager(
-        tws.host, tws.port, client_id, audit_logger=AuditLogger(journal_path), **options  # type: ignore[arg-type]
+        tws.host,
+        tws.port,
+        client_id,
+        audit_logger=AuditLogger(journal_path),
+        **options,  # type: ignore[arg-type]
     )
     return IBKROrderExecutor(manager)
 
