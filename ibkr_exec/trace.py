@@ -1,0 +1,400 @@
+"""Per-order traces: one order's path through its lifecycle, read back from the audit journal.
+
+:func:`load_trace` collects an order's journal entries (by client_order_id or IB order id) into an
+:class:`OrderTrace`: the edges it took, in order, a timeline and the anomalies worth a reader's
+eye. :func:`render_trace` draws it as Markdown (summary, Mermaid diagram, timeline, anomalies),
+Mermaid, Graphviz DOT or SVG, with the path highlighted on the same diagram ``ibkr-exec diagrams``
+draws from the lifecycle table.
+
+>>> trace = load_trace("demo-output/journal.jsonl", "demo-partial")  # doctest: +SKIP
+>>> print(render_trace(trace, "md"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ibkr_exec.audit import JournalWarning, read_journal, replay_orders
+from ibkr_exec.diagrams import Edge, Lifecycle, lifecycle, render_svg, to_dot, to_mermaid
+from ibkr_exec.errors import IBKRExecError
+from ibkr_exec.models import Order
+
+__all__ = ["TRACE_FORMATS", "OrderTrace", "TraceError", "TraceStep", "load_trace", "render_trace"]
+
+#: The formats :func:`render_trace` draws.
+TRACE_FORMATS: tuple[str, ...] = ("md", "mermaid", "dot", "svg")
+
+# Entry kinds that move an order along an edge of its lifecycle table.
+_EDGE_KINDS = frozenset({"transition", "fill"})
+# Entry kinds a reader should look at twice.
+_ANOMALY_KINDS = frozenset({"anomaly", "command_dropped"})
+# Entry kinds left out of the timeline (the commission is summed in the summary instead).
+_QUIET_KINDS = frozenset({"commission", "fill_recorded"})
+
+
+class TraceError(IBKRExecError):
+    """The trace cannot be drawn: no such journal, no readable entries, or no such order."""
+
+
+@attrs.frozen
+class TraceStep:
+    """One row of the timeline: an entry of the order's journal (or of the link, for context)."""
+
+    ts: str
+    seq: int
+    kind: str
+    trigger: str
+    src: str
+    dst: str
+    filled: Decimal | None
+    fill: str
+    broker: str
+    note: str
+    on_path: bool
+
+
+@attrs.frozen
+class OrderTrace:
+    """One order's story: its final snapshot, the edges it took and the timeline that shows how.
+
+    ``path`` holds the lifecycle edges in the order they were taken (self-loops such as a second
+    partial fill included); ``visited`` the states in order of first visit; ``anomalies`` the
+    steps of kind "anomaly" / "command_dropped" and late fills; ``journal_warnings`` the corrupt
+    journal lines skipped while reading.
+    """
+
+    journal: Path
+    order: Order
+    path: tuple[Edge, ...]
+    visited: tuple[str, ...]
+    steps: tuple[TraceStep, ...]
+    anomalies: tuple[TraceStep, ...]
+    commission: Decimal | None
+    journal_warnings: tuple[str, ...] = ()
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+
+def _read(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    if not path.exists():
+        raise TraceError(f"journal not found: {path}")
+    if not path.is_file():
+        raise TraceError(f"journal is not a file: {path}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", JournalWarning)
+        try:
+            entries = list(read_journal(path))
+        except OSError as error:
+            raise TraceError(f"cannot read journal {path}: {error}") from error
+    notes = [str(w.message) for w in caught if issubclass(w.category, JournalWarning)]
+    if not entries:
+        detail = f" ({len(notes)} corrupt line(s) skipped)" if notes else ""
+        raise TraceError(f"journal {path} has no readable entries{detail}")
+    return entries, notes
+
+
+def _find(entries: list[dict[str, Any]], key: str, path: Path) -> str:
+    """The client_order_id that ``key`` names (itself, or the order id of a submitted order)."""
+    submitted = [e for e in entries if e.get("kind") == "submitted"]
+    cids = list(dict.fromkeys(str(e["client_order_id"]) for e in submitted))
+    if key in cids:
+        return key
+    by_id = list(
+        dict.fromkeys(str(e["client_order_id"]) for e in submitted if e.get("order_id") == key)
+    )
+    if len(by_id) == 1:
+        return by_id[0]
+    if len(by_id) > 1:
+        raise TraceError(
+            f"order id {key!r} names several orders in {path}: {', '.join(by_id)}; "
+            "pass the client_order_id instead"
+        )
+    refused = [
+        e for e in entries if e.get("kind") == "risk_rejected" and e.get("client_order_id") == key
+    ]
+    if refused:
+        reason = (refused[-1].get("payload") or {}).get("reason", "")
+        raise TraceError(
+            f"order {key!r} was refused by the risk check before it was sent ({reason}): "
+            "it has no lifecycle to trace"
+        )
+    known = ", ".join(cids[:10]) + (f", ... ({len(cids)} in all)" if len(cids) > 10 else "")
+    raise TraceError(
+        f"no order {key!r} in {path} (neither a client_order_id nor an order id); "
+        f"orders in it: {known or 'none'}"
+    )
+
+
+def load_trace(journal: str | os.PathLike[str], order: str) -> OrderTrace:
+    """Read ``journal`` and collect the trace of ``order`` (a client_order_id or an order id).
+
+    Corrupt journal lines are skipped and listed in ``journal_warnings``. Raises
+    :class:`TraceError` for a missing or unreadable journal, one with no readable entries, and
+    an order that is not in it.
+    """
+    path = Path(journal)
+    entries, notes = _read(path)
+    cid = _find(entries, order, path)
+    start = max(
+        i
+        for i, e in enumerate(entries)
+        if e.get("kind") == "submitted" and e.get("client_order_id") == cid
+    )
+    own = [e for e in entries[start:] if e.get("client_order_id") == cid]
+    end_seq = own[-1].get("seq", 0)
+    start_seq = own[0].get("seq", 0)
+    # The link's state changes during the order's life explain gaps (a disconnect, a resync).
+    link = [
+        e
+        for e in entries[start:]
+        if e.get("kind") == "connection"
+        and e.get("src") != e.get("dst")
+        and start_seq <= e.get("seq", 0) <= end_seq
+    ]
+    timeline = sorted(own + link, key=lambda e: e.get("seq", 0))
+    return _build(path, cid, own, timeline, notes)
+
+
+def _build(
+    path: Path,
+    cid: str,
+    own: list[dict[str, Any]],
+    timeline: list[dict[str, Any]],
+    notes: list[str],
+) -> OrderTrace:
+    machine = lifecycle("order")
+    table = {(e.src, e.dst, e.trigger) for e in machine.edges()}
+    final = replay_orders(own)[cid]
+    edges: list[Edge] = []
+    visited: list[str] = [machine.initial]
+    steps: list[TraceStep] = []
+    anomalies: list[TraceStep] = []
+    commission: Decimal | None = None
+    replayed: list[dict[str, Any]] = []
+    for entry in timeline:
+        kind = str(entry.get("kind"))
+        payload = entry.get("payload") or {}
+        is_link = kind == "connection"
+        if not is_link:
+            replayed.append(entry)
+        if kind == "commission":
+            commission = (commission or Decimal(0)) + Decimal(str(payload.get("commission", "0")))
+        if kind in _QUIET_KINDS:
+            continue
+        src, dst, trigger = (
+            str(entry.get("src") or ""),
+            str(entry.get("dst") or ""),
+            str(entry.get("trigger") or ""),
+        )
+        note = str(payload.get("note", ""))
+        late_fill = kind == "anomaly" and trigger == "fill" and not note.endswith("ignored")
+        on_path = (kind in _EDGE_KINDS or late_fill) and (src, dst, trigger) in table
+        if on_path:
+            edges.append(Edge(src, dst, trigger))
+            if dst not in visited:
+                visited.append(dst)
+        filled = None if is_link else replay_orders(replayed)[cid].filled_quantity
+        if kind == "submitted":
+            trigger = "submit"
+        elif kind == "command":
+            trigger = f"command: {trigger}"
+        elif kind == "risk_rejected":
+            trigger = "risk check refused"
+        elif is_link:
+            trigger = f"link: {trigger}"
+        step = TraceStep(
+            ts=str(entry.get("ts", "")),
+            seq=int(entry.get("seq", 0)),
+            kind=kind,
+            trigger=trigger or kind,
+            src=src,
+            dst=dst,
+            filled=filled,
+            fill=_fill_text(payload) if trigger == "fill" else "",
+            broker=_broker_text(payload),
+            note=(note or _link_note(payload)) if is_link else note,
+            on_path=on_path,
+        )
+        steps.append(step)
+        if kind in _ANOMALY_KINDS or late_fill:
+            anomalies.append(step)
+    return OrderTrace(
+        journal=path,
+        order=final,
+        path=tuple(edges),
+        visited=tuple(visited),
+        steps=tuple(steps),
+        anomalies=tuple(anomalies),
+        commission=commission,
+        journal_warnings=tuple(notes),
+    )
+
+
+def _fill_text(payload: dict[str, Any]) -> str:
+    qty, price = payload.get("quantity"), payload.get("price")
+    return f"{qty}@{price}" if qty is not None else ""
+
+
+def _broker_text(payload: dict[str, Any]) -> str:
+    """IB's code and reason (a reject, a refused cancel, a warning), or the status it reported."""
+    code = payload.get("code")
+    reason = str(payload.get("reason") or payload.get("message") or "")
+    if code is not None:
+        return f"{code}: {reason}" if reason else str(code)
+    if payload.get("type") == "RequestCancel" and reason == "requested while paused":
+        return "requested while paused: stashed, replayed after reconciliation"
+    return reason or str(payload.get("broker_status") or "")
+
+
+def _link_note(payload: dict[str, Any]) -> str:
+    return str(payload.get("reason", "")) if payload.get("reason") else ""
+
+
+_HEADER = (
+    "#",
+    "time (UTC)",
+    "event",
+    "from",
+    "to",
+    "filled / qty",
+    "fill qty@price",
+    "broker / detail",
+)
+
+# -- rendering -------------------------------------------------------------------------------------
+
+
+def _machine(trace: OrderTrace) -> Lifecycle:
+    order = trace.order
+    return attrs.evolve(
+        lifecycle("order"),
+        title=f"Order {order.client_order_id} (id {order.order_id}): {order.status.value}",
+    )
+
+
+def render_trace(trace: OrderTrace, fmt: str = "md", *, svg_href: str | None = None) -> str:
+    """Draw ``trace`` as ``fmt``: "md" (default), "mermaid", "dot" or "svg".
+
+    Markdown has a heading, a summary, the Mermaid diagram with the visited states highlighted,
+    the timeline and the anomalies; ``svg_href`` adds a link to the SVG drawing of the path.
+    "svg" needs Graphviz's ``dot`` (TraceError otherwise).
+    """
+    if fmt == "mermaid":
+        return to_mermaid(_machine(trace), visited=trace.visited)
+    if fmt == "dot":
+        return to_dot(_machine(trace), path=trace.path)
+    if fmt == "svg":
+        try:
+            return render_svg(to_dot(_machine(trace), path=trace.path))
+        except RuntimeError as error:
+            raise TraceError(str(error)) from error
+    if fmt == "md":
+        return _markdown(trace, svg_href)
+    raise TraceError(f"unknown trace format {fmt!r}; choose one of {', '.join(TRACE_FORMATS)}")
+
+
+def _money(value: Decimal | None) -> str:
+    if value is None:
+        return "-"
+    text = format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    return text if len(text) <= 12 else f"{value:.6f}".rstrip("0")
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _markdown(trace: OrderTrace, svg_href: str | None) -> str:
+    o = trace.order
+    price = f" @ {o.limit_price}" if o.limit_price is not None else ""
+    lines = [
+        f"# Order {o.client_order_id}",
+        "",
+        f"{o.side.value} {o.quantity} {o.symbol} {o.order_type.value}{price}, "
+        f"IB order id {o.order_id}" + (f", perm id {o.perm_id}" if o.perm_id else "") + ".",
+        "",
+        f"- **Final status:** {o.status.value}"
+        + (
+            f" ({o.reason_code}: {o.reason})"
+            if o.reason_code
+            else f" ({o.reason})"
+            if o.reason
+            else ""
+        ),
+        f"- **Filled:** {_money(o.filled_quantity)} / {_money(o.quantity)}",
+        f"- **Average price:** {_money(o.average_fill_price)}",
+        f"- **Commission:** {_money(trace.commission)}",
+        f"- **Path:** {_path_text(trace)}",
+        f"- **Journal:** `{trace.journal}`",
+        "",
+        "## Lifecycle",
+        "",
+        "Visited states are highlighted; the numbered edges are in the SVG/DOT rendering"
+        + (f" ([{svg_href}]({svg_href}))." if svg_href else " (`--format svg`)."),
+        "",
+        "```mermaid",
+        to_mermaid(_machine(trace), visited=trace.visited).rstrip("\n"),
+        "```",
+        "",
+        "## Timeline",
+        "",
+        _row(_HEADER),
+        _row(["---"] * len(_HEADER)),
+    ]
+    step_no = 0
+    for step in trace.steps:
+        marker = ""
+        if step.on_path:
+            step_no += 1
+            marker = str(step_no)
+        event = step.trigger + (" ⚠" if step in trace.anomalies else "")
+        filled = "" if step.filled is None else f"{_money(step.filled)} / {_money(o.quantity)}"
+        lines.append(
+            _row(
+                [
+                    marker,
+                    step.ts[11:23] if len(step.ts) >= 23 else step.ts,
+                    event,
+                    step.src,
+                    step.dst,
+                    filled,
+                    step.fill,
+                    (step.broker or step.note) if step.kind == "connection" else step.broker,
+                ]
+            )
+        )
+    lines += ["", "## Anomalies", ""]
+    if trace.anomalies:
+        for step in trace.anomalies:
+            what = (
+                "late fill after cancel"
+                if step.kind == "anomaly" and step.trigger == "fill"
+                else step.kind
+            )
+            lines.append(
+                f"- seq {step.seq} at {step.ts[11:23]}: **{what}** ({step.trigger} in {step.src}): "
+                f"{step.note or '-'}"
+            )
+    else:
+        lines.append("None.")
+    if trace.journal_warnings:
+        lines += ["", "## Journal warnings", ""]
+        lines += [f"- {w}" for w in trace.journal_warnings]
+    return "\n".join(lines) + "\n"
+
+
+def _path_text(trace: OrderTrace) -> str:
+    if not trace.path:
+        return trace.visited[0]
+    parts = [trace.path[0].src]
+    for edge in trace.path:
+        parts.append(f"{edge.dst}")
+    return " → ".join(parts)
