@@ -17,9 +17,65 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ibkr-exec {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_diagrams(commands)
+    _add_demo(commands)
     _add_simulate(commands)
+    _add_diagrams(commands)
+    _add_trace(commands)
     return parser
+
+
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``ibkr-exec demo``: a narrated session against the embedded simulator (or a real TWS)."""
+    from ibkr_exec.demo import add_arguments, run
+
+    cmd = commands.add_parser(
+        "demo",
+        help="run a narrated trading session on an embedded simulator; write journal and traces",
+    )
+    add_arguments(cmd)
+    cmd.set_defaults(handler=run)
+
+
+def _add_trace(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``ibkr-exec trace``: one order's path through its lifecycle, from a journal."""
+    cmd = commands.add_parser(
+        "trace", help="draw one order's path through its lifecycle from an audit journal"
+    )
+    cmd.add_argument("journal", metavar="JOURNAL", help="the audit journal (JSON Lines)")
+    cmd.add_argument("--order", required=True, metavar="ID", help="client_order_id or IB order id")
+    cmd.add_argument(
+        "--format",
+        choices=("md", "mermaid", "svg", "dot"),
+        default="md",
+        help="md (default: summary, Mermaid diagram, timeline, anomalies), mermaid, svg or dot",
+    )
+    cmd.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    cmd.set_defaults(handler=_run_trace)
+
+
+def _run_trace(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ibkr_exec import TraceError, load_trace, render_trace
+
+    try:
+        trace = load_trace(args.journal, args.order)
+        text = render_trace(trace, args.format)
+    except TraceError as error:
+        print(f"ibkr-exec trace: error: {error}", file=sys.stderr)
+        return 2
+    for warning in trace.journal_warnings:
+        print(f"ibkr-exec trace: warning: {warning}", file=sys.stderr)
+    if args.out:
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as error:
+            print(f"ibkr-exec trace: error: cannot write {args.out}: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

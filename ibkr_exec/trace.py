@@ -160,7 +160,12 @@ def load_trace(journal: str | os.PathLike[str], order: str) -> OrderTrace:
         and start_seq <= e.get("seq", 0) <= end_seq
     ]
     timeline = sorted(own + link, key=lambda e: e.get("seq", 0))
-    return _build(path, cid, own, timeline, notes)
+    try:
+        return _build(path, cid, own, timeline, notes)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+        raise TraceError(
+            f"cannot rebuild order {cid!r} from {path}: its entries are malformed ({error!r})"
+        ) from error
 
 
 def _build(
@@ -210,6 +215,8 @@ def _build(
             trigger = "risk check refused"
         elif is_link:
             trigger = f"link: {trigger}"
+        elif kind == "command_dropped":
+            trigger = f"stashed {payload.get('type', 'command')} dropped"
         step = TraceStep(
             ts=str(entry.get("ts", "")),
             seq=int(entry.get("seq", 0)),
@@ -219,7 +226,7 @@ def _build(
             dst=dst,
             filled=filled,
             fill=_fill_text(payload) if trigger == "fill" else "",
-            broker=_broker_text(payload),
+            broker=note if kind == "command_dropped" else _broker_text(payload),
             note=(note or _link_note(payload)) if is_link else note,
             on_path=on_path,
         )

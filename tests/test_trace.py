@@ -1,0 +1,421 @@
+"""``ibkr-exec trace``: one order's path, drawn from a journal written by a real session.
+
+The journal comes from an IBKROrderExecutor trading through ib_async against FakeTWS (a market
+order, a limit order filled in four parts, a cancel, a broker reject, and an order that lives
+through a dropped connection), so the traces are checked against what the stack really writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ibkr_exec import (
+    AuditLogger,
+    ConnectionEventHandler,
+    IBKRConnectionManager,
+    IBKROrderExecutor,
+    OrderRejectedError,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    TraceError,
+    load_trace,
+    render_trace,
+)
+from ibkr_exec.cli import main
+from ibkr_exec.diagrams import dot_available
+from ibkr_exec.sim import FakeTWS
+
+
+class _Link(ConnectionEventHandler):
+    def __init__(self) -> None:
+        self.down = asyncio.Event()
+        self.up = asyncio.Event()
+
+    def on_disconnected(self, reason: str) -> None:
+        self.down.set()
+
+    def on_connected(self) -> None:
+        self.up.set()
+
+
+async def _until(executor: IBKROrderExecutor, cid: str, status: OrderStatus, filled: int) -> None:
+    async def reached() -> None:
+        while True:
+            order = await executor.get_order_status(cid)
+            if order and order.status is status and order.filled_quantity == filled:
+                return
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(reached(), 5)
+
+
+async def _session(journal: Path) -> None:
+    """A real session through the executor, ib_async and FakeTWS; everything is journaled."""
+    link = _Link()
+    async with FakeTWS() as tws:
+        tws.set_price("AAPL", Decimal("150"))
+        manager = IBKRConnectionManager(
+            tws.host,
+            tws.port,
+            5,
+            timeout_seconds=3.0,
+            reconnect_backoff_seconds=0.2,
+            max_requests_per_second=0,
+            audit_logger=AuditLogger(journal),
+        )
+        executor = IBKROrderExecutor(
+            manager,
+            risk_check_callback=lambda r: r.quantity <= 1000,
+            connection_handlers=[link],
+        )
+        await executor.start()
+        try:
+            await executor.submit_order(
+                OrderRequest("AAPL", "100", OrderType.MARKET, Side.BUY, client_order_id="mkt")
+            )
+            await _until(executor, "mkt", OrderStatus.FILLED, 100)
+
+            tws.auto_match, tws.max_fill_size = False, 25
+            await executor.submit_order(
+                OrderRequest(
+                    "AAPL",
+                    "100",
+                    OrderType.LIMIT,
+                    Side.BUY,
+                    limit_price="151",
+                    client_order_id="lmt",
+                )
+            )
+            for done in (25, 50, 75, 100):
+                tws.fill_next("lmt")
+                status = OrderStatus.FILLED if done == 100 else OrderStatus.PARTIAL
+                await _until(executor, "lmt", status, done)
+            tws.auto_match, tws.max_fill_size = True, None
+
+            await executor.submit_order(
+                OrderRequest(
+                    "AAPL",
+                    "50",
+                    OrderType.LIMIT,
+                    Side.BUY,
+                    limit_price="140",
+                    client_order_id="cxl",
+                )
+            )
+            await executor.cancel_order("cxl")
+            await _until(executor, "cxl", OrderStatus.CANCELLED, 0)
+
+            with pytest.raises(Exception, match="risk"):
+                await executor.submit_order(
+                    OrderRequest("AAPL", "5000", OrderType.MARKET, Side.BUY, client_order_id="big")
+                )
+
+            tws.inject_order_error(201, "insufficient margin")
+            with pytest.raises(OrderRejectedError):
+                await executor.submit_order(
+                    OrderRequest("AAPL", "10", OrderType.MARKET, Side.BUY, client_order_id="rej")
+                )
+
+            await executor.submit_order(
+                OrderRequest(
+                    "AAPL",
+                    "100",
+                    OrderType.LIMIT,
+                    Side.BUY,
+                    limit_price="149",
+                    client_order_id="drop",
+                )
+            )
+            tws.fill("drop", 30)
+            await _until(executor, "drop", OrderStatus.PARTIAL, 30)
+            tws.disconnect_clients()
+            tws.fill("drop", 40)  # made while the client is away
+            await asyncio.wait_for(link.down.wait(), 5)
+            link.up.clear()
+            await executor.cancel_order("drop")  # stashed while paused
+            await asyncio.wait_for(link.up.wait(), 5)
+            await _until(executor, "drop", OrderStatus.CANCELLED, 70)
+        finally:
+            await executor.stop()
+            executor.journal.close()
+
+
+@pytest.fixture(scope="module")
+def journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The journal of one real session (written once for the whole module)."""
+    path = tmp_path_factory.mktemp("trace") / "journal.jsonl"
+    asyncio.run(_session(path))
+    return path
+
+
+def _states(journal: Path, order: str) -> list[str]:
+    trace = load_trace(journal, order)
+    return [trace.path[0].src, *(e.dst for e in trace.path)]
+
+
+# -- the path drawn for each kind of order ---------------------------------------------------
+
+
+def test_filled_market_order_goes_pending_submitted_filled(journal: Path) -> None:
+    trace = load_trace(journal, "mkt")
+    assert [(e.src, e.dst, e.trigger) for e in trace.path] == [
+        ("PENDING", "SUBMITTED", "acknowledge"),
+        ("SUBMITTED", "FILLED", "fill"),
+    ]
+    assert trace.visited == ("PENDING", "SUBMITTED", "FILLED")
+    assert trace.order.status is OrderStatus.FILLED
+
+
+def test_partly_filled_limit_order_passes_through_partial_in_order(journal: Path) -> None:
+    assert _states(journal, "lmt") == [
+        "PENDING",
+        "SUBMITTED",
+        "PARTIAL",
+        "PARTIAL",
+        "PARTIAL",
+        "FILLED",
+    ]
+    fills = [s for s in load_trace(journal, "lmt").steps if s.trigger == "fill"]
+    assert [s.fill for s in fills] == ["25@150"] * 4
+    assert [s.filled for s in fills] == [25, 50, 75, 100]
+
+
+def test_cancelled_order_goes_through_pending_cancel(journal: Path) -> None:
+    assert _states(journal, "cxl") == ["PENDING", "SUBMITTED", "PENDING_CANCEL", "CANCELLED"]
+
+
+def test_rejected_order_ends_rejected_with_ibs_code(journal: Path) -> None:
+    trace = load_trace(journal, "rej")
+    assert trace.path[-1].dst == "REJECTED"
+    assert trace.order.status is OrderStatus.REJECTED
+    reject = next(s for s in trace.steps if s.trigger == "reject")
+    assert reject.broker.startswith("201: ")
+    assert "insufficient margin" in reject.broker
+
+
+def test_order_that_lived_through_a_disconnect_shows_the_drop_and_the_fill_made_away(
+    journal: Path,
+) -> None:
+    trace = load_trace(journal, "drop")
+    assert _states(journal, "drop") == [
+        "PENDING",
+        "SUBMITTED",
+        "PARTIAL",
+        "PARTIAL",
+        "PENDING_CANCEL",
+        "CANCELLED",
+    ]
+    events = [s.trigger for s in trace.steps]
+    lost, synced = events.index("link: socket_lost"), events.index("link: synced")
+    fills = [i for i, e in enumerate(events) if e == "fill"]
+    assert fills[0] < lost < fills[1] < synced < events.index("request_cancel")
+    assert trace.order.filled_quantity == 70
+    md = render_trace(trace)
+    assert "requested while paused: stashed, replayed after reconciliation" in md
+
+
+def test_order_can_be_named_by_its_ib_order_id(journal: Path) -> None:
+    by_cid = load_trace(journal, "lmt")
+    assert load_trace(journal, str(by_cid.order.order_id)).order == by_cid.order
+
+
+# -- renderings -----------------------------------------------------------------------------
+
+
+def test_markdown_has_summary_mermaid_timeline_and_anomalies(journal: Path) -> None:
+    md = render_trace(load_trace(journal, "lmt"), "md")
+    assert md.startswith("# Order lmt\n")
+    assert "- **Final status:** FILLED" in md
+    assert "- **Filled:** 100 / 100" in md
+    assert "- **Average price:** 150" in md
+    assert "- **Path:** PENDING → SUBMITTED → PARTIAL → PARTIAL → PARTIAL → FILLED" in md
+    assert "```mermaid\n---\ntitle: Order lmt" in md
+    assert "class PENDING,SUBMITTED,PARTIAL,FILLED visited" in md
+    assert "| fill | SUBMITTED | PARTIAL | 25 / 100 | 25@150 |" in md
+    assert "## Anomalies\n\nNone." in md
+
+
+def test_dot_numbers_and_highlights_the_edges_taken(journal: Path) -> None:
+    dot = render_trace(load_trace(journal, "lmt"), "dot")
+    assert '"PENDING" -> "SUBMITTED" [label="1. acknowledge", color="#d9480f"' in dot
+    assert '"PARTIAL" -> "PARTIAL" [label="3,4. fill"' in dot
+    assert '"PARTIAL" -> "FILLED" [label="5. fill"' in dot
+
+
+@pytest.mark.skipif(not dot_available(), reason="Graphviz dot not installed")
+def test_svg_renders_the_path(journal: Path) -> None:
+    svg = render_trace(load_trace(journal, "cxl"), "svg")
+    assert "</svg>" in svg
+    assert "1. acknowledge" in svg
+
+
+def test_unknown_format_is_a_trace_error(journal: Path) -> None:
+    with pytest.raises(TraceError, match="unknown trace format 'png'"):
+        render_trace(load_trace(journal, "mkt"), "png")
+
+
+def test_anomalies_are_called_out(journal: Path) -> None:
+    # The session's reconnect re-reports the rejected order; the executor journals that anomaly.
+    trace = load_trace(journal, "rej")
+    assert trace.anomalies, "expected the reconnect's repeated report to be an anomaly"
+    assert "**anomaly**" in render_trace(trace)
+
+
+def test_late_fill_after_cancel_is_on_the_path_and_called_out(tmp_path: Path) -> None:
+    base = {"actor": "c", "order_id": "1", "client_order_id": "c"}
+    order = {
+        "type": "Order",
+        "order_id": "1",
+        "client_order_id": "c",
+        "symbol": "AAPL",
+        "quantity": "10",
+        "order_type": "LIMIT",
+        "side": "BUY",
+        "limit_price": "5",
+        "stop_price": None,
+        "status": "PENDING",
+        "submitted_at": "2024-01-02T00:00:00+00:00",
+    }
+    fill = {
+        "type": "ExecutionReport",
+        "exec_id": "e.01",
+        "order_id": "1",
+        "symbol": "AAPL",
+        "side": "BUY",
+        "quantity": "4",
+        "price": "5",
+        "time": "2024-01-02T00:00:03+00:00",
+    }
+    accepted = {"type": "OrderAccepted", "order_id": "1"}
+    confirmed = {"type": "CancelConfirmed", "order_id": "1"}
+    late = {**fill, "note": "late fill after cancel: recorded, order stays CANCELLED"}
+    rows = [
+        ("submitted", None, "PENDING", None, {"order": order}),
+        ("transition", "PENDING", "SUBMITTED", "acknowledge", accepted),
+        ("transition", "SUBMITTED", "PENDING_CANCEL", "request_cancel", {"type": "RequestCancel"}),
+        ("transition", "PENDING_CANCEL", "CANCELLED", "cancelled", confirmed),
+        ("anomaly", "CANCELLED", "CANCELLED", "fill", late),
+    ]
+    path = tmp_path / "j.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"ts": f"2024-01-02T00:00:0{i}+00:00", "seq": i + 1, "kind": kind, **base,
+                 "src": src, "dst": dst, "trigger": trig, "payload": payload}
+            ) + "\n"
+            for i, (kind, src, dst, trig, payload) in enumerate(rows)
+        )
+    )  # fmt: skip
+    trace = load_trace(path, "c")
+    assert (trace.path[-1].src, trace.path[-1].dst, trace.path[-1].trigger) == (
+        "CANCELLED",
+        "CANCELLED",
+        "fill",
+    )
+    assert trace.order.filled_quantity == 4
+    assert "**late fill after cancel**" in render_trace(trace)
+
+
+# -- the command line and its errors --------------------------------------------------------
+
+
+def test_cli_prints_markdown_and_writes_out_files(
+    journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["trace", str(journal), "--order", "cxl"]) == 0
+    assert capsys.readouterr().out.startswith("# Order cxl")
+    out = tmp_path / "cxl.dot"
+    assert (
+        main(["trace", str(journal), "--order", "cxl", "--format", "dot", "--out", str(out)]) == 0
+    )
+    assert out.read_text().startswith('digraph "order"')
+    assert main(["trace", str(journal), "--order", "cxl", "--format", "mermaid"]) == 0
+    assert "stateDiagram-v2" in capsys.readouterr().out
+
+
+def test_unknown_order_is_exit_2_naming_the_orders_there(
+    journal: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["trace", str(journal), "--order", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no order 'nope'" in err
+    assert "orders in it: mkt, lmt, cxl, rej, drop" in err
+    assert "Traceback" not in err
+
+
+def test_risk_refused_order_says_it_was_never_sent(
+    journal: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["trace", str(journal), "--order", "big"]) == 2
+    assert "refused by the risk check before it was sent" in capsys.readouterr().err
+
+
+def test_missing_journal_is_exit_2_without_traceback(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ibkr_exec.cli",
+            "trace",
+            str(tmp_path / "no.jsonl"),
+            "--order",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "journal not found" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_directory_is_not_a_journal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", str(tmp_path), "--order", "x"]) == 2
+    assert "not a file" in capsys.readouterr().err
+
+
+def test_empty_journal_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["trace", str(empty), "--order", "x"]) == 2
+    assert "no readable entries" in capsys.readouterr().err
+
+
+def test_all_corrupt_journal_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("garbage\n{not json\n")
+    assert main(["trace", str(bad), "--order", "x"]) == 2
+    assert "no readable entries (2 corrupt line(s) skipped)" in capsys.readouterr().err
+
+
+def test_corrupt_lines_warn_but_the_trace_is_drawn(
+    journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = journal.read_text().splitlines(keepends=True)
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("".join([*lines[:5], "{torn in the middle\n", *lines[5:], '{"ts": "2024']))
+    assert main(["trace", str(damaged), "--order", "lmt"]) == 0
+    captured = capsys.readouterr()
+    assert "PENDING → SUBMITTED → PARTIAL → PARTIAL → PARTIAL → FILLED" in captured.out
+    assert captured.err.count("warning:") == 2
+    assert "## Journal warnings" in captured.out
+
+
+def test_an_order_the_journal_cannot_rebuild_is_a_trace_error(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    entry = {"ts": "2024-01-02T00:00:00+00:00", "seq": 1, "kind": "submitted", "actor": "c",
+             "order_id": "1", "client_order_id": "c", "src": None, "dst": "PENDING",
+             "trigger": None, "payload": {"order": {"type": "Order", "order_id": "1"}}}  # fmt: skip
+    path.write_text(json.dumps(entry) + "\n")
+    with pytest.raises(TraceError, match="cannot rebuild order 'c'"):
+        load_trace(path, "c")
