@@ -98,6 +98,11 @@ class IBBroker:
         # Ids placed or heard of on this link: an error with such a reqId is about an order.
         self._order_ids: set[int] = set()
         self._acknowledged: set[int] = set()
+        # The last acknowledgement forwarded per order id (perm_id, order_ref), until any other
+        # report about that order: IB sends openOrder + orderStatus for PreSubmitted, then again
+        # for Submitted, and the repeats carry nothing new. Forwarding them costs a trip through
+        # both actors each (half the per-order work of a simple fill).
+        self._last_accepted: dict[str, tuple[int | None, str | None]] = {}
         for name, handler in (
             ("openOrder", self._open_order),
             ("orderStatus", self._order_status),
@@ -128,6 +133,7 @@ class IBBroker:
         before this returns. Raises ConnectionError or TimeoutError on failure."""
         self._closing = False
         self._readonly = readonly
+        self._last_accepted.clear()  # a new session re-reports everything: forward it once
         await self._ib.connectAsync(
             host, port, clientId=client_id, timeout=timeout, readonly=readonly
         )
@@ -263,8 +269,21 @@ class IBBroker:
     def _report(self, report: BrokerReport | None) -> None:
         if report is None:
             return
-        if isinstance(report, OrderAccepted):
+        order_id = getattr(report, "order_id", None)
+        if type(report) is OrderAccepted:
+            seen = self._last_accepted.get(report.order_id)
+            if (
+                seen is not None
+                and report.perm_id in (None, seen[0])
+                and report.order_ref in (None, seen[1])
+            ):
+                return  # a repeated acknowledgement with nothing new (the ledger ignores it too)
             self._acknowledged.add(int(report.order_id))
+            if report.order_id != "0":  # completed orders all carry orderId 0
+                ref = report.order_ref or (seen[1] if seen is not None else None)
+                self._last_accepted[report.order_id] = (report.perm_id, ref)
+        elif order_id is not None:
+            self._last_accepted.pop(order_id, None)
         self._on_report(report)
 
     def _open_order(self, order_id: int, _: Any, order: Any, state: Any) -> None:
@@ -350,5 +369,6 @@ class IBBroker:
             self._on_link(translate_link_error(code, text))
 
     def _disconnected(self) -> None:
+        self._last_accepted.clear()
         if not self._closing:
             self._on_link(LinkLost("socket closed by peer"))
