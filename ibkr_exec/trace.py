@@ -333,7 +333,7 @@ def _markdown(trace: OrderTrace, svg_href: str | None) -> str:
             f" ({o.reason_code}: {o.reason})"
             if o.reason_code
             else f" ({o.reason})"
-            if o.reason
+            if o.reason and o.reason.upper() != o.status.value
             else ""
         ),
         f"- **Filled:** {_money(o.filled_quantity)} / {_money(o.quantity)}",
