@@ -135,15 +135,28 @@ async def _session(journal: Path) -> None:
                     client_order_id="drop",
                 )
             )
+            await executor.submit_order(
+                OrderRequest(
+                    "AAPL",
+                    "20",
+                    OrderType.LIMIT,
+                    Side.BUY,
+                    limit_price="148",
+                    client_order_id="gone",
+                )
+            )
             tws.fill("drop", 30)
             await _until(executor, "drop", OrderStatus.PARTIAL, 30)
             tws.disconnect_clients()
             tws.fill("drop", 40)  # made while the client is away
+            tws.fill("gone")  # all of it, while away
             await asyncio.wait_for(link.down.wait(), 5)
             link.up.clear()
             await executor.cancel_order("drop")  # stashed while paused
+            await executor.cancel_order("gone")  # stashed, then dropped: filled meanwhile
             await asyncio.wait_for(link.up.wait(), 5)
             await _until(executor, "drop", OrderStatus.CANCELLED, 70)
+            await _until(executor, "gone", OrderStatus.FILLED, 20)
         finally:
             await executor.stop()
             executor.journal.close()
@@ -195,7 +208,8 @@ def test_cancelled_order_goes_through_pending_cancel(journal: Path) -> None:
 
 def test_rejected_order_ends_rejected_with_ibs_code(journal: Path) -> None:
     trace = load_trace(journal, "rej")
-    assert trace.path[-1].dst == "REJECTED"
+    assert (trace.path[0].src, trace.path[0].dst) == ("PENDING", "REJECTED")
+    assert all(e.dst == "REJECTED" for e in trace.path)
     assert trace.order.status is OrderStatus.REJECTED
     reject = next(s for s in trace.steps if s.trigger == "reject")
     assert reject.broker.startswith("201: ")
@@ -263,11 +277,13 @@ def test_unknown_format_is_a_trace_error(journal: Path) -> None:
         render_trace(load_trace(journal, "mkt"), "png")
 
 
-def test_anomalies_are_called_out(journal: Path) -> None:
-    # The session's reconnect re-reports the rejected order; the executor journals that anomaly.
-    trace = load_trace(journal, "rej")
-    assert trace.anomalies, "expected the reconnect's repeated report to be an anomaly"
-    assert "**anomaly**" in render_trace(trace)
+def test_a_stashed_command_dropped_after_reconciliation_is_called_out(journal: Path) -> None:
+    trace = load_trace(journal, "gone")
+    assert trace.order.status is OrderStatus.FILLED
+    assert [a.kind for a in trace.anomalies] == ["command_dropped"]
+    md = render_trace(trace)
+    assert "stashed RequestCancel dropped ⚠" in md
+    assert "**command_dropped** (stashed RequestCancel dropped in FILLED)" in md
 
 
 def test_late_fill_after_cancel_is_on_the_path_and_called_out(tmp_path: Path) -> None:
@@ -348,7 +364,7 @@ def test_unknown_order_is_exit_2_naming_the_orders_there(
     assert main(["trace", str(journal), "--order", "nope"]) == 2
     err = capsys.readouterr().err
     assert "no order 'nope'" in err
-    assert "orders in it: mkt, lmt, cxl, rej, drop" in err
+    assert "orders in it: mkt, lmt, cxl, rej, drop, gone" in err
     assert "Traceback" not in err
 
 
