@@ -465,7 +465,7 @@ class IBKROrderExecutor:
         notifier = self._notifier or Notifier(self.journal)
         self._notifier = notifier
         handlers = self._handlers
-        last = [actor.order.status, actor.order.filled_quantity]
+        last = [actor.order.status, actor.order.filled_quantity, actor.order.average_fill_price]
         announced = set(actor.exec_ids)
 
         def on_snapshot(snapshot: Order | Fill) -> None:
@@ -478,9 +478,10 @@ class IBKROrderExecutor:
                     notifier.call(handler, "on_fill", order, snapshot, actor=actor.name)
                 return
             assert type(snapshot) is Order
-            if [snapshot.status, snapshot.filled_quantity] == last:
+            now = [snapshot.status, snapshot.filled_quantity, snapshot.average_fill_price]
+            if now == last:
                 return  # not a real change (a perm id learned, a commission)
-            last[:] = [snapshot.status, snapshot.filled_quantity]
+            last[:] = now
             for handler in list(handlers):
                 notifier.call(handler, "on_order_status", snapshot, actor=actor.name)
                 if snapshot.status is OrderStatus.REJECTED:

@@ -109,3 +109,8 @@ def test_321_rejects_a_new_order_but_only_warns_about_a_live_one() -> None:
 )
 def test_link_errors(code: int, expected: object) -> None:
     assert translate_link_error(code, "m") == expected
+
+
+def test_a_completed_order_refused_by_tws_reads_as_rejected_not_cancelled() -> None:
+    report = translate_status("0", "Cancelled", order_ref="c-1", reason="Rejected: no margin")
+    assert report == OrderRejected("0", None, "Rejected: no margin", None, "c-1")

@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from ibkr_exec.actors.messages import GetOrder
+from ibkr_exec.actors.messages import GetOrder, PlaceOrder
 from ibkr_exec.actors.notify import Notifier
 from ibkr_exec.actors.order import OrderActor
 from ibkr_exec.actors.runtime import Actor, RestartPolicy
@@ -30,6 +30,8 @@ from ibkr_exec.broker.port import (
     BrokerAnomaly,
     BrokerLink,
     BrokerNotice,
+    CancelConfirmed,
+    CancelPending,
     CommissionReport,
     ConnectivityLost,
     ConnectivityRestored,
@@ -38,6 +40,7 @@ from ibkr_exec.broker.port import (
     Sink,
 )
 from ibkr_exec.errors import NotConnectedError
+from ibkr_exec.models import OrderStatus
 from ibkr_exec.statemachines.actor import STOPPED
 from ibkr_exec.statemachines.connection import (
     CLOSED,
@@ -137,6 +140,11 @@ class ConnectionActor(Actor):
         self._changed = asyncio.Event()
         self._rng = random.Random()
         self._last_error = ""
+        # Orders the broker said anything cancel-related about (PendingCancel / Cancelled): it
+        # has their cancel, so a reconnect need not send it again.
+        self._cancel_evidence: set[str] = set()
+        # Orders the broker reported anything about since the link last went (re)up.
+        self._heard: set[str] = set()
 
     # -- public API (called by the executor) -----------------------------------------------------
 
@@ -159,6 +167,7 @@ class ConnectionActor(Actor):
         if self.state == READY:
             return
         if self.state in (DISCONNECTED, FAILED):
+            self._heard.clear()
             self._transition("connect")
             try:
                 await self._link.connect(
@@ -182,7 +191,8 @@ class ConnectionActor(Actor):
         passes first."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.state != READY:
+        # READY with a dead socket is the instant before the loss is processed: wait it out.
+        while self.state != READY or not self._link.is_connected():
             if self.state in (DISCONNECTED, FAILED, CLOSED):
                 detail = f": {self._last_error}" if self._last_error else ""
                 raise NotConnectedError(f"not connected (connection {self.state}){detail}")
@@ -309,8 +319,54 @@ class ConnectionActor(Actor):
             return_exceptions=True,
         )
         self._transition("synced", orders=len(actors))
+        self._resend_lost_cancels(actors)
+        self._replace_lost_placements(actors)
         self._resume_orders()
         self._notify("on_connected")
+
+    def _replace_lost_placements(self, actors: list[OrderActor]) -> None:
+        # A placement written into a dying socket never reached IB: the order is PENDING, has
+        # nothing waiting in its stash, and a *complete* sync did not mention it. Place it again
+        # (same order id, so IB answers 103 rather than trade twice should it have it after all).
+        # After an incomplete sync nothing is certain: journal it and leave it to the next sync.
+        complete = self._link.sync_complete()
+        for actor in actors:
+            order = actor.order
+            if order.status is not OrderStatus.PENDING or actor.stash_size:
+                continue
+            if actor.client_order_id in self._heard:
+                continue
+            if not complete:
+                self.journal.log_anomaly(
+                    "order unknown to IB after an incomplete sync: not placed again",
+                    actor=actor.name,
+                    order_id=order.order_id,
+                    client_order_id=order.client_order_id,
+                )
+                continue
+            actor.tell(PlaceOrder())
+
+    def _resend_lost_cancels(self, actors: list[OrderActor]) -> None:
+        # A cancel written into a socket that was already dying never reached the broker: the
+        # order is PENDING_CANCEL here but the sync showed it working, with no PendingCancel or
+        # Cancelled. Send the cancel again rather than leave the order pending forever.
+        for actor in actors:
+            order = actor.order
+            if order.status is not OrderStatus.PENDING_CANCEL:
+                continue
+            if actor.client_order_id in self._cancel_evidence:
+                continue
+            self.journal.record(
+                "command",
+                actor=actor.name,
+                order_id=order.order_id,
+                client_order_id=order.client_order_id,
+                src=order.status.value,
+                dst=order.status.value,
+                trigger="cancel_order",
+                payload={"note": "re-sent after reconnect: the sync showed no cancel at IB"},
+            )
+            self._link.cancel_order(order)
 
     def _attempt_failed(self, message: _AttemptFailed) -> None:
         self._last_error = message.reason
@@ -328,6 +384,7 @@ class ConnectionActor(Actor):
         if task is not None and not task.done():
             work.close()  # never two reconnects (or resyncs) at once
             return
+        self._heard.clear()
         self._link_task = asyncio.get_running_loop().create_task(work)
 
     async def _reconnect(self) -> None:
@@ -386,6 +443,9 @@ class ConnectionActor(Actor):
             )
             return
         actor.tell(report)
+        self._heard.add(actor.client_order_id)
+        if kind in _CANCEL_EVIDENCE:
+            self._cancel_evidence.add(actor.client_order_id)
         if kind is ExecutionReport:
             self._by_exec[report.exec_id] = actor
             early = self._early_commissions.pop(report.exec_id, None)
@@ -440,6 +500,8 @@ class ConnectionActor(Actor):
         for handler in list(self.handlers):
             self._notifier.call(handler, method, *args, actor=self.name)
 
+
+_CANCEL_EVIDENCE = (CancelPending, CancelConfirmed)
 
 _HANDLERS: dict[type, Callable[[ConnectionActor, Any], Any]] = {
     LinkLost: ConnectionActor._link_lost,

@@ -112,6 +112,10 @@ class IBBroker:
             ("error", self._error),
         ):
             self._intercept(name, handler)
+        for name in ("openOrderEnd", "completedOrdersEnd"):
+            self._intercept(name, self._sync_end(name))
+        # Which sync answers arrived since the last connect/resync began.
+        self._sync_answers: set[str] = set()
         self._ib.disconnectedEvent += self._disconnected
 
     @property
@@ -133,6 +137,7 @@ class IBBroker:
         before this returns. Raises ConnectionError or TimeoutError on failure."""
         self._closing = False
         self._readonly = readonly
+        self._sync_answers.clear()
         self._last_accepted.clear()  # a new session re-reports everything: forward it once
         await self._ib.connectAsync(
             host, port, clientId=client_id, timeout=timeout, readonly=readonly
@@ -166,6 +171,7 @@ class IBBroker:
         overwrite each other's future. A request left unanswered is given up after ``timeout``.
         """
         ib = self._ib
+        self._sync_answers.clear()
         requests = [ib.reqOpenOrdersAsync()]
         if not self._readonly:
             requests.append(ib.reqCompletedOrdersAsync(False))
@@ -174,6 +180,11 @@ class IBBroker:
         )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ib.reqExecutionsAsync(), timeout)
+
+    def sync_complete(self) -> bool:
+        """True when the last sync got its full answer (open and completed orders both ended):
+        an order it did not mention is then certainly unknown to IB."""
+        return {"openOrderEnd", "completedOrdersEnd"} <= self._sync_answers
 
     def is_connected(self) -> bool:
         """True while the API session is up (it stays up through IB's 1100)."""
@@ -265,6 +276,12 @@ class IBBroker:
             return original(*args)
 
         setattr(wrapper, name, hook)
+
+    def _sync_end(self, name: str) -> Callable[..., None]:
+        def ended(*_: Any) -> None:
+            self._sync_answers.add(name)
+
+        return ended
 
     def _report(self, report: BrokerReport | None) -> None:
         if report is None:

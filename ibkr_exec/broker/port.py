@@ -205,6 +205,9 @@ class BrokerLink(Broker, Protocol):
     def is_connected(self) -> bool:
         """True while the socket is up."""
 
+    def sync_complete(self) -> bool:
+        """True when the last connect/resync got every answer about orders (open, completed)."""
+
     def note_order_id(self, order_id: int) -> None:
         """Remember an order id in use, so it is never handed out again."""
 

@@ -131,6 +131,10 @@ def translate_status(
     if meaning is StatusMeaning.CANCEL_PENDING:
         return CancelPending(order_id, perm_id, order_ref)
     if meaning is StatusMeaning.CANCELLED:
+        # A completed order that TWS refused comes back "Cancelled", its completedStatus saying
+        # why ("Rejected: ..."): after a reconnect that is the only sign of the reject.
+        if reason.lower().startswith("rejected"):
+            return OrderRejected(order_id, None, reason, perm_id, order_ref)
         return CancelConfirmed(order_id, reason or status, None, perm_id, order_ref)
     if meaning is StatusMeaning.INACTIVE:
         if why_held.strip().lower() in LIVE_WHY_HELD:
