@@ -192,6 +192,12 @@ class Exchange:
         self._complete(order, status, status)
         self.listener.order_changed(order, with_open_order=False)
 
+    def deactivate(self, order: SimOrder, reason: str) -> None:
+        """IB withdrawing an order it had accepted (a failed margin re-check, say): Inactive."""
+        order.reject_reason = reason
+        self._complete(order, "Inactive", f"Rejected: {reason}")
+        self.listener.order_changed(order, with_open_order=False)
+
     def _book(self, client_id: int, ticket: OrderTicket, status: str) -> SimOrder:
         self._sequence += 1
         order = SimOrder(

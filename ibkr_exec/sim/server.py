@@ -379,6 +379,20 @@ class FakeTWS(FaultMethods):
         if session is not None:
             session.send_error(order.order_id, 202, reason=reason)
 
+    def reject_working_order(
+        self, key: int | str, reason: str = "margin re-check failed", code: int = 201
+    ) -> None:
+        """Reject an order IB had already accepted: error ``code`` with ``reason``, then
+        orderStatus Inactive (the order is done)."""
+        order = self.order(key)
+        if order.is_done:
+            raise ValueError(f"order {key!r} is already {order.status}")
+        session = self._clients.get(order.client_id)
+        if session is not None:
+            session.send_error(order.order_id, code, reason=reason)
+        self.exchange.deactivate(order, reason)
+        self._changed()
+
     def cancel_all(self) -> None:
         """Cancel every working order of every client, as reqGlobalCancel does."""
         for order in list(self.exchange.working_orders()):

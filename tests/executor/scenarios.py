@@ -332,8 +332,13 @@ async def run_path(
     fault: Fault,
     expected: OrderStatus | None,
     cid: str = "order-under-test",
+    *,
+    check: bool = True,
+    timeout: float = 2.0,
 ) -> list[str]:
-    """Run ``path`` under ``fault`` on a fresh simulator and executor; return the violations."""
+    """Run ``path`` under ``fault`` on a fresh simulator and executor; return the violations.
+
+    ``check=False`` skips the end-of-run checks (edge scenarios assert their own end state)."""
     with tempfile.TemporaryDirectory() as tmp:
         journal_path = Path(tmp) / "journal.jsonl"
         async with FakeTWS() as tws:
@@ -342,7 +347,7 @@ async def run_path(
                 tws.host,
                 tws.port,
                 1,
-                timeout_seconds=2.0,
+                timeout_seconds=timeout,
                 reconnect_backoff_seconds=0.01,
                 reconnect_max_attempts=100,
                 audit_logger=AuditLogger(journal_path),
@@ -354,8 +359,9 @@ async def run_path(
             run = Run(tws, executor, recorder, fault, cid, journal_path)
             try:
                 await path(run)
-                await run.stage("end")
-                await _check(run, expected)
+                if check:
+                    await run.stage("end")
+                    await _check(run, expected)
             finally:
                 await executor.stop()
                 executor.journal.close()
@@ -414,3 +420,150 @@ async def _check(run: Run, expected: OrderStatus | None) -> None:
     for key in (cid, probe.client_order_id):
         if replayed.get(key) != await ex.get_order_status(key):
             run.violations.append(f"journal replay of {key} differs from the live order")
+
+
+# -- edge scenarios: the rarer races, one lifecycle edge or two each ------------------------------
+
+
+async def _submit_in_background(run: Run, request: OrderRequest) -> asyncio.Task[None]:
+    """Submit without waiting for the acknowledgement (it may be held back on purpose)."""
+    placed = run.tws.placements_received
+    task = asyncio.create_task(run.submit(request))
+    await run.tws.wait_for_placements(placed + 1)
+    return task
+
+
+async def edge_cancel_before_ack_refused(run: Run) -> None:
+    """PENDING -> PENDING_CANCEL, a second request, refused twice -> PENDING -> PENDING."""
+    run.tws.swallow_placements()
+    await run.submit(_limit(run, "100"))  # never acknowledged: times out, stays PENDING
+    run.tws.duplicate_messages("error")  # IB repeats the refusal
+    await run.cancel()
+    await run.cancel()
+    await run.until(lambda o: o.status is OrderStatus.PENDING)
+
+
+async def edge_fill_before_ack(run: Run) -> None:
+    """Execution first: PENDING -> PARTIAL, then the late acknowledgement PARTIAL -> PARTIAL."""
+    run.tws.auto_match = False
+    # TWS sends openOrder and orderStatus for PreSubmitted and again for Submitted: hold them all.
+    run.tws.reorder_messages("openOrder", after="execDetails", count=None)
+    run.tws.reorder_messages("orderStatus", after="execDetails", count=None)
+    task = await _submit_in_background(run, _limit(run, "150"))
+    run.tws.fill(run.cid, Decimal("40"))
+    await task
+    await run.until(lambda o: o.filled_quantity == 40)
+
+
+async def edge_fill_during_pending_cancel_then_refused(run: Run) -> None:
+    """PARTIAL -> PENDING_CANCEL, a fill while pending, then the refusal -> PARTIAL."""
+    run.tws.auto_match = False
+    await run.submit(_limit(run, "150"))
+    run.tws.fill(run.cid, Decimal("40"))
+    await run.until(lambda o: o.filled_quantity == 40)
+    run.tws.inject_cancel_error(10147)
+    run.tws.delay_messages("error", 0.2)  # the refusal comes after the fill
+    await run.cancel()
+    run.tws.fill(run.cid, Decimal("10"))
+    await run.until(lambda o: o.status is OrderStatus.PARTIAL and o.filled_quantity == 50)
+
+
+async def edge_cancel_refused_twice_while_partial(run: Run) -> None:
+    """PARTIAL -> PENDING_CANCEL, refused -> PARTIAL, the repeated refusal PARTIAL -> PARTIAL."""
+    run.tws.auto_match = False
+    await run.submit(_limit(run, "150"))
+    run.tws.fill(run.cid, Decimal("40"))
+    await run.until(lambda o: o.filled_quantity == 40)
+    run.tws.inject_cancel_error(10147)
+    run.tws.duplicate_messages("error")
+    await run.cancel()
+    await run.until(lambda o: o.status is OrderStatus.PARTIAL and o.updated_at is not None)
+
+
+async def edge_cancel_refused_while_submitted(run: Run) -> None:
+    """SUBMITTED -> PENDING_CANCEL, refused -> SUBMITTED, the repeat SUBMITTED -> SUBMITTED."""
+    await run.submit(_limit(run, "100"))
+    run.tws.inject_cancel_error(10147)
+    run.tws.duplicate_messages("error")
+    await run.cancel()
+    await run.until(lambda o: o.status is OrderStatus.SUBMITTED and o.updated_at is not None)
+
+
+async def edge_broker_cancels_working_orders(run: Run) -> None:
+    """IB cancels on its own: SUBMITTED -> PENDING_CANCEL (PendingCancel) -> CANCELLED."""
+    await run.submit(_limit(run, "100"))
+    run.tws.cancel_all()
+    await run.until(lambda o: o.status is OrderStatus.CANCELLED)
+
+
+async def edge_broker_cancels_without_pending(run: Run) -> None:
+    """Cancelled with no PendingCancel first: SUBMITTED -> CANCELLED."""
+    await run.submit(_limit(run, "100"))
+    run.tws.drop_messages("orderStatus")  # the PendingCancel status
+    run.tws.cancel_all()
+    await run.until(lambda o: o.status is OrderStatus.CANCELLED)
+
+
+async def edge_broker_cancels_partial(run: Run) -> None:
+    """PARTIAL -> PENDING_CANCEL (PendingCancel) -> CANCELLED."""
+    run.tws.auto_match = False
+    await run.submit(_limit(run, "150"))
+    run.tws.fill(run.cid, Decimal("40"))
+    await run.until(lambda o: o.filled_quantity == 40)
+    run.tws.cancel_all()
+    await run.until(lambda o: o.status is OrderStatus.CANCELLED)
+
+
+async def edge_broker_cancels_partial_without_pending(run: Run) -> None:
+    """PARTIAL -> CANCELLED directly."""
+    run.tws.auto_match = False
+    await run.submit(_limit(run, "150"))
+    run.tws.fill(run.cid, Decimal("40"))
+    await run.until(lambda o: o.filled_quantity == 40)
+    run.tws.drop_messages("orderStatus")
+    run.tws.cancel_all()
+    await run.until(lambda o: o.status is OrderStatus.CANCELLED)
+
+
+async def edge_broker_cancels_before_ack(run: Run) -> None:
+    """No acknowledgement ever arrives: PENDING -> PENDING_CANCEL (PendingCancel) -> CANCELLED."""
+    run.tws.drop_messages("openOrder", count=None)
+    run.tws.drop_messages("orderStatus", count=2)  # PreSubmitted, Submitted
+    task = await _submit_in_background(run, _limit(run, "100"))
+    run.tws.cancel_all()
+    await task
+    await run.until(lambda o: o.status is OrderStatus.CANCELLED)
+
+
+async def edge_broker_cancels_before_ack_directly(run: Run) -> None:
+    """PENDING -> CANCELLED: neither the acknowledgement nor PendingCancel arrives."""
+    run.tws.drop_messages("openOrder", count=None)
+    run.tws.drop_messages("orderStatus", count=3)  # PreSubmitted, Submitted, PendingCancel
+    task = await _submit_in_background(run, _limit(run, "100"))
+    run.tws.cancel_all()
+    await task
+    await run.until(lambda o: o.status is OrderStatus.CANCELLED)
+
+
+async def edge_working_order_rejected(run: Run) -> None:
+    """IB rejects an order it had accepted: SUBMITTED -> REJECTED (201, then Inactive)."""
+    await run.submit(_limit(run, "100"))
+    run.tws.reject_working_order(run.cid, "insufficient margin")
+    await run.until(lambda o: o.status is OrderStatus.REJECTED)
+
+
+async def edge_reject_overtakes_cancel(run: Run) -> None:
+    """The reject arrives while our cancel is pending: PENDING_CANCEL -> REJECTED."""
+    await run.submit(_limit(run, "100"))
+    run.tws.inject_cancel_error(10147)
+    run.tws.delay_messages("error", 0.2)  # our cancel's refusal comes after the reject
+    await run.cancel()
+    run.tws.reject_working_order(run.cid, "insufficient margin")
+    await run.until(lambda o: o.status is OrderStatus.REJECTED)
+
+
+EDGE_SCENARIOS: dict[str, Callable[[Run], Awaitable[None]]] = {
+    name.removeprefix("edge_"): function
+    for name, function in list(globals().items())
+    if name.startswith("edge_") and callable(function)
+}
