@@ -229,7 +229,7 @@ class ConnectionActor(Actor):
         for exec_id in actor.exec_ids:
             self._by_exec[exec_id] = actor
         if self.state != READY:
-            actor.pause()
+            self._change_mode(actor, "pause")
 
     def note_order_id(self, actor: OrderActor, order_id: str) -> None:
         """``actor``'s order got ``order_id``: route reports carrying it there."""
@@ -472,13 +472,33 @@ class ConnectionActor(Actor):
 
     def _pause_orders(self) -> None:
         for actor in self._orders.values():
-            if actor.mode != STOPPED:
-                actor.pause()
+            self._change_mode(actor, "pause")
 
     def _resume_orders(self) -> None:
         for actor in self._orders.values():
-            if actor.mode != STOPPED:
-                actor.resume()
+            self._change_mode(actor, "resume")
+
+    def _change_mode(self, actor: OrderActor, trigger: str) -> None:
+        # The actor mode machine's transitions are journaled like every other machine's, so a
+        # trace shows when this order was paused and resumed.
+        src = actor.mode
+        if src == STOPPED:
+            return
+        if trigger == "pause":
+            actor.pause()
+        else:
+            actor.resume()
+        if actor.mode != src:
+            order = actor.order
+            self.journal.record(
+                "mode",
+                actor=actor.name,
+                order_id=order.order_id,
+                client_order_id=order.client_order_id,
+                src=src,
+                dst=actor.mode,
+                trigger=trigger,
+            )
 
     def _transition(self, trigger: str, **payload: Any) -> None:
         src = self.state

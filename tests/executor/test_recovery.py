@@ -190,3 +190,26 @@ async def test_reconnect_gives_up_after_the_configured_attempts(journal_path: Pa
     assert events.seen[2].startswith("failed: gave up after 2 attempts")
     assert ex.connection.state == "FAILED"
     await ex.stop()
+
+
+async def test_pause_and_resume_of_each_order_are_journaled(
+    tws: FakeTWS, journal_path: Path
+) -> None:
+    events = Events()
+    ex = make_executor(tws, journal_path)
+    ex.add_connection_handler(events)
+    async with ex:
+        await events.until(1)
+        await ex.submit_order(
+            OrderRequest(
+                "AAPL", "1", OrderType.LIMIT, Side.BUY, limit_price="1", client_order_id="o"
+            )
+        )
+        tws.disconnect_clients()
+        await events.until(3)
+    modes = [
+        (e["src"], e["dst"])
+        for e in read_journal(journal_path)
+        if e["kind"] == "mode" and e["client_order_id"] == "o"
+    ]
+    assert modes == [("RUNNING", "PAUSED"), ("PAUSED", "RUNNING")]
