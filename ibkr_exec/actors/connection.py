@@ -21,26 +21,23 @@ from typing import Any
 
 import attrs
 
-from ibkr_exec.actors.messages import GetOrder, PlaceOrder
+from ibkr_exec.actors.messages import GetOrder
 from ibkr_exec.actors.notify import Notifier
 from ibkr_exec.actors.order import OrderActor
+from ibkr_exec.actors.reconcile import settle_lost_commands
+from ibkr_exec.actors.routing import Routes
 from ibkr_exec.actors.runtime import Actor, RestartPolicy
 from ibkr_exec.audit import AuditLogger, encode
 from ibkr_exec.broker.port import (
     BrokerAnomaly,
     BrokerLink,
     BrokerNotice,
-    CancelConfirmed,
-    CancelPending,
-    CommissionReport,
     ConnectivityLost,
     ConnectivityRestored,
-    ExecutionReport,
     LinkLost,
     Sink,
 )
 from ibkr_exec.errors import NotConnectedError
-from ibkr_exec.models import OrderStatus
 from ibkr_exec.statemachines.actor import STOPPED
 from ibkr_exec.statemachines.connection import (
     CLOSED,
@@ -131,20 +128,11 @@ class ConnectionActor(Actor):
         self.handlers: list[object] = []
         self._notifier = notifier or Notifier(journal)
         self._link = link_factory(self._hear)
-        self._orders: dict[str, OrderActor] = {}
-        self._by_perm: dict[int, OrderActor] = {}
-        self._by_order_id: dict[str, OrderActor] = {}
-        self._by_exec: dict[str, OrderActor] = {}
-        self._early_commissions: dict[str, CommissionReport] = {}
+        self._routes = Routes()
         self._link_task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._rng = random.Random()
         self._last_error = ""
-        # Orders the broker said anything cancel-related about (PendingCancel / Cancelled): it
-        # has their cancel, so a reconnect need not send it again.
-        self._cancel_evidence: set[str] = set()
-        # Orders the broker reported anything about since the link last went (re)up.
-        self._heard: set[str] = set()
 
     # -- public API (called by the executor) -----------------------------------------------------
 
@@ -156,18 +144,18 @@ class ConnectionActor(Actor):
     @property
     def orders(self) -> dict[str, OrderActor]:
         """The order actors by client_order_id (a copy)."""
-        return dict(self._orders)
+        return self._routes.by_client_order_id()
 
     def order_actor(self, key: str) -> OrderActor | None:
         """The order actor for a client_order_id or an order_id, if known."""
-        return self._orders.get(key) or self._by_order_id.get(key)
+        return self._routes.get(key)
 
     async def connect(self) -> None:
         """Connect and reconcile; returns once READY. Raises NotConnectedError on failure."""
         if self.state == READY:
             return
         if self.state in (DISCONNECTED, FAILED):
-            self._heard.clear()
+            self._routes.heard.clear()
             self._transition("connect")
             try:
                 await self._link.connect(
@@ -219,21 +207,11 @@ class ConnectionActor(Actor):
     def adopt(self, actor: OrderActor) -> None:
         """Route reports to ``actor`` from now on (a new order, or one recovered from the
         journal). It is paused unless the link is READY: it waits for the sync."""
-        order = actor.order
-        self._orders[actor.client_order_id] = actor
-        if order.order_id is not None:
-            self._by_order_id[order.order_id] = actor
-            self._link.note_order_id(int(order.order_id))
-        if order.perm_id is not None:
-            self._by_perm[order.perm_id] = actor
-        for exec_id in actor.exec_ids:
-            self._by_exec[exec_id] = actor
+        self._routes.add(actor)
+        if actor.order.order_id is not None:
+            self._link.note_order_id(int(actor.order.order_id))
         if self.state != READY:
             self._change_mode(actor, "pause")
-
-    def note_order_id(self, actor: OrderActor, order_id: str) -> None:
-        """``actor``'s order got ``order_id``: route reports carrying it there."""
-        self._by_order_id[order_id] = actor
 
     # -- Actor hooks -----------------------------------------------------------------------------
 
@@ -313,60 +291,15 @@ class ConnectionActor(Actor):
             return
         # Every sync report was routed before this message; wait until each order actor has
         # applied its share, so stashed commands are re-checked against reconciled state.
-        actors = [a for a in self._orders.values() if a.mode != STOPPED]
+        actors = [a for a in self._routes.actors() if a.mode != STOPPED]
         await asyncio.gather(
             *(a.ask(GetOrder(), timeout=self.settings.timeout) for a in actors),
             return_exceptions=True,
         )
         self._transition("synced", orders=len(actors))
-        self._resend_lost_cancels(actors)
-        self._replace_lost_placements(actors)
+        settle_lost_commands(actors, self._routes, self._link, self.journal)
         self._resume_orders()
         self._notify("on_connected")
-
-    def _replace_lost_placements(self, actors: list[OrderActor]) -> None:
-        # A placement written into a dying socket never reached IB: the order is PENDING, has
-        # nothing waiting in its stash, and a *complete* sync did not mention it. Place it again
-        # (same order id, so IB answers 103 rather than trade twice should it have it after all).
-        # After an incomplete sync nothing is certain: journal it and leave it to the next sync.
-        complete = self._link.sync_complete()
-        for actor in actors:
-            order = actor.order
-            if order.status is not OrderStatus.PENDING or actor.stash_size:
-                continue
-            if actor.client_order_id in self._heard:
-                continue
-            if not complete:
-                self.journal.log_anomaly(
-                    "order unknown to IB after an incomplete sync: not placed again",
-                    actor=actor.name,
-                    order_id=order.order_id,
-                    client_order_id=order.client_order_id,
-                )
-                continue
-            actor.tell(PlaceOrder())
-
-    def _resend_lost_cancels(self, actors: list[OrderActor]) -> None:
-        # A cancel written into a socket that was already dying never reached the broker: the
-        # order is PENDING_CANCEL here but the sync showed it working, with no PendingCancel or
-        # Cancelled. Send the cancel again rather than leave the order pending forever.
-        for actor in actors:
-            order = actor.order
-            if order.status is not OrderStatus.PENDING_CANCEL:
-                continue
-            if actor.client_order_id in self._cancel_evidence:
-                continue
-            self.journal.record(
-                "command",
-                actor=actor.name,
-                order_id=order.order_id,
-                client_order_id=order.client_order_id,
-                src=order.status.value,
-                dst=order.status.value,
-                trigger="cancel_order",
-                payload={"note": "re-sent after reconnect: the sync showed no cancel at IB"},
-            )
-            self._link.cancel_order(order)
 
     def _attempt_failed(self, message: _AttemptFailed) -> None:
         self._last_error = message.reason
@@ -384,7 +317,7 @@ class ConnectionActor(Actor):
         if task is not None and not task.done():
             work.close()  # never two reconnects (or resyncs) at once
             return
-        self._heard.clear()
+        self._routes.heard.clear()
         self._link_task = asyncio.get_running_loop().create_task(work)
 
     async def _reconnect(self) -> None:
@@ -418,8 +351,7 @@ class ConnectionActor(Actor):
     # -- routing ----------------------------------------------------------------------------------
 
     def _route(self, report: Any) -> None:
-        kind = type(report)
-        if kind is BrokerAnomaly:
+        if type(report) is BrokerAnomaly:
             self.journal.log_anomaly(
                 report.description,
                 actor=self.name,
@@ -427,55 +359,32 @@ class ConnectionActor(Actor):
                 payload={"raw": report.raw},
             )
             return
-        if kind is CommissionReport:
-            actor = self._by_exec.get(report.exec_id)
-            if actor is None:  # it overtook its execution: hold it until the execution routes
-                self._early_commissions[report.exec_id] = report
-                return
-        else:
-            actor = self._find(report)
-        if actor is None or actor.mode == STOPPED:
-            self.journal.record(
-                "unrouted",
-                actor=self.name,
-                order_id=getattr(report, "order_id", None),
-                payload=encode(report),
-            )
+        deliveries = self._routes.route(report)
+        if deliveries is None:
+            self._unrouted(report)
             return
-        actor.tell(report)
-        self._heard.add(actor.client_order_id)
-        if kind in _CANCEL_EVIDENCE:
-            self._cancel_evidence.add(actor.client_order_id)
-        if kind is ExecutionReport:
-            self._by_exec[report.exec_id] = actor
-            early = self._early_commissions.pop(report.exec_id, None)
-            if early is not None:
-                actor.tell(early)
+        for actor, message in deliveries:
+            if actor.mode == STOPPED:
+                self._unrouted(message)
+            else:
+                actor.tell(message)
 
-    def _find(self, report: Any) -> OrderActor | None:
-        actor = None
-        ref = getattr(report, "order_ref", None)
-        if ref:
-            actor = self._orders.get(ref)
-        perm_id = getattr(report, "perm_id", None)
-        if actor is None and perm_id:
-            actor = self._by_perm.get(perm_id)
-        if actor is None:
-            order_id = report.order_id
-            if order_id and order_id != "0":
-                actor = self._by_order_id.get(order_id)
-        if actor is not None and perm_id:
-            self._by_perm.setdefault(perm_id, actor)
-        return actor
+    def _unrouted(self, report: Any) -> None:
+        self.journal.record(
+            "unrouted",
+            actor=self.name,
+            order_id=getattr(report, "order_id", None),
+            payload=encode(report),
+        )
 
     # -- helpers ----------------------------------------------------------------------------------
 
     def _pause_orders(self) -> None:
-        for actor in self._orders.values():
+        for actor in self._routes.actors():
             self._change_mode(actor, "pause")
 
     def _resume_orders(self) -> None:
-        for actor in self._orders.values():
+        for actor in self._routes.actors():
             self._change_mode(actor, "resume")
 
     def _change_mode(self, actor: OrderActor, trigger: str) -> None:
@@ -520,8 +429,6 @@ class ConnectionActor(Actor):
         for handler in list(self.handlers):
             self._notifier.call(handler, method, *args, actor=self.name)
 
-
-_CANCEL_EVIDENCE = (CancelPending, CancelConfirmed)
 
 _HANDLERS: dict[type, Callable[[ConnectionActor, Any], Any]] = {
     LinkLost: ConnectionActor._link_lost,
