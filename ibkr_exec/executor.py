@@ -19,20 +19,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from inspect import isawaitable
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import attrs
 
-from ibkr_exec.actors.connection import ConnectionActor, LinkSettings
 from ibkr_exec.actors.messages import PlaceOrder, RequestCancel
 from ibkr_exec.actors.notify import Notifier
 from ibkr_exec.actors.order import OrderActor
 from ibkr_exec.audit import AuditLogger
-from ibkr_exec.broker.ib import IBBroker
-from ibkr_exec.broker.port import BrokerLink, Sink
-from ibkr_exec.config import Settings, check_live_allowed
+from ibkr_exec.connection_manager import IBKRConnectionManager
 from ibkr_exec.errors import (
     AckTimeoutError,
     DuplicateOrderError,
@@ -44,184 +40,10 @@ from ibkr_exec.errors import (
 from ibkr_exec.events import ConnectionEventHandler, OrderEventHandler
 from ibkr_exec.models import Fill, Order, OrderRequest, OrderStatus, Position
 
-__all__ = ["IBKRConnectionManager", "IBKROrderExecutor", "RiskCheck"]
+__all__ = ["IBKRConnectionManager", "IBKROrderExecutor", "RiskCheck"]  # the manager re-exported
 
 #: A risk check: return False (or raise RiskCheckError) to refuse; may be a coroutine function.
 RiskCheck = Callable[[OrderRequest], bool | Awaitable[bool | None] | None]
-
-
-class IBKRConnectionManager:
-    """The broker link: connect, disconnect, and stay connected.
-
-    ``max_requests_per_second`` sets ib_async's client-side throttle (default 45 per second;
-    0 disables it; IB's own pacing limit is 50 messages per second).
-    """
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 7497,
-        client_id: int = 1,
-        readonly: bool = False,
-        *,
-        timeout_seconds: float = 10.0,
-        reconnect_max_attempts: int = 10,
-        reconnect_backoff_seconds: float = 1.0,
-        allow_live: bool = False,
-        journal_path: str | Path | None = None,
-        audit_logger: AuditLogger | None = None,
-        max_requests_per_second: int | None = None,
-    ) -> None:
-        """Validate the settings; nothing connects until :meth:`connect`."""
-        self.settings = Settings(
-            host=host,
-            port=port,
-            client_id=client_id,
-            readonly=readonly,
-            timeout_seconds=timeout_seconds,
-            reconnect_max_attempts=reconnect_max_attempts,
-            reconnect_backoff_seconds=reconnect_backoff_seconds,
-            allow_live=allow_live,
-            journal_path=None if journal_path is None else Path(journal_path),
-        )
-        if max_requests_per_second is not None and max_requests_per_second < 0:
-            raise ValueError(
-                f"max_requests_per_second must be >= 0 (0: unthrottled), "
-                f"got {max_requests_per_second}"
-            )
-        self._max_requests = max_requests_per_second
-        self._owns_journal = audit_logger is None
-        self._journal = audit_logger
-        self._handlers: list[object] = []
-        self._actor: ConnectionActor | None = None
-        self._broker: IBBroker | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> IBKRConnectionManager:
-        """A manager configured from ``settings`` (e.g. ``Settings.from_env()``)."""
-        values: dict[str, Any] = {
-            "host": settings.host,
-            "port": settings.port,
-            "client_id": settings.client_id,
-            "readonly": settings.readonly,
-            "timeout_seconds": settings.timeout_seconds,
-            "reconnect_max_attempts": settings.reconnect_max_attempts,
-            "reconnect_backoff_seconds": settings.reconnect_backoff_seconds,
-            "allow_live": settings.allow_live,
-            "journal_path": settings.journal_path,
-        }
-        values.update(overrides)
-        return cls(**values)
-
-    # -- properties -----------------------------------------------------------------------------
-
-    @property
-    def journal(self) -> AuditLogger:
-        """The audit journal (IBKR_JOURNAL_PATH, or in memory when unset)."""
-        if self._journal is None:
-            self._journal = AuditLogger(self.settings.journal_path)
-        return self._journal
-
-    @property
-    def state(self) -> str:
-        """The connection state: DISCONNECTED, CONNECTING, SYNCING, READY, DEGRADED, ..."""
-        return self._actor.state if self._actor is not None else "DISCONNECTED"
-
-    @property
-    def ib(self) -> Any:
-        """The underlying ib_async ``IB`` object, read-only, for diagnostics (None before
-        connecting). Orders placed on it directly bypass the lifecycle and the journal."""
-        return self._broker.ib if self._broker is not None else None
-
-    @property
-    def max_requests_per_second(self) -> int | None:
-        """ib_async's client-side throttle; None means ib_async's default (45)."""
-        return self._max_requests
-
-    @max_requests_per_second.setter
-    def max_requests_per_second(self, value: int | None) -> None:
-        if value is not None and value < 0:
-            raise ValueError(f"max_requests_per_second must be >= 0, got {value}")
-        self._max_requests = value
-        if self._broker is not None and value is not None:
-            self._broker.ib.client.MaxRequests = value
-
-    def add_handler(self, handler: ConnectionEventHandler) -> None:
-        """Receive on_connected / on_disconnected / on_connection_failed."""
-        self._handlers.append(handler)
-
-    def remove_handler(self, handler: ConnectionEventHandler) -> None:
-        """Stop notifying ``handler``."""
-        if handler in self._handlers:
-            self._handlers.remove(handler)
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def actor(self) -> ConnectionActor:
-        """The connection actor (created and started on first use, inside the running loop)."""
-        if self._actor is None or self._actor.mode == "STOPPED":
-            settings = self.settings
-            link = LinkSettings(
-                host=settings.host,
-                port=settings.port,
-                client_id=settings.client_id,
-                readonly=settings.readonly,
-                timeout=settings.timeout_seconds,
-                reconnect_max_attempts=settings.reconnect_max_attempts,
-                reconnect_backoff=settings.reconnect_backoff_seconds,
-            )
-            actor = ConnectionActor(link, link_factory=self._make_link, journal=self.journal)
-            actor.handlers = self._handlers  # shared list: handlers added later are seen
-            actor.start()
-            self._actor = actor
-        assert self._actor is not None
-        return self._actor
-
-    def _make_link(self, sink: Sink) -> BrokerLink:
-        self._broker = IBBroker(sink, sink, max_requests_per_second=self._max_requests)
-        return self._broker
-
-    async def connect(self) -> None:
-        """Connect and reconcile. Raises LiveTradingNotAllowedError for a live port without
-        allow_live, NotConnectedError when TWS cannot be reached."""
-        check_live_allowed(self.settings.port, allow_live=self.settings.allow_live)
-        await self.actor().connect()
-
-    async def disconnect(self) -> None:
-        """Disconnect, stop every order actor and flush the journal. Idempotent."""
-        if self._actor is not None:
-            await self._actor.close()
-        if self._journal is not None:
-            if self._owns_journal:
-                self._journal.close()
-                self._journal = None
-            else:
-                self._journal.flush()
-
-    def is_connected(self) -> bool:
-        """True when READY: connected *and* reconciled."""
-        return self.state == "READY"
-
-    async def ensure_connected(self, timeout: float | None = None) -> None:
-        """Return once READY: connect if never connected, else wait for the reconnect.
-
-        NotConnectedError when that does not happen within ``timeout`` (default: the settings').
-        """
-        if self.state in ("DISCONNECTED", "FAILED", "CLOSED"):
-            await self.connect()
-            return
-        await self.actor().wait_ready(timeout or self.settings.timeout_seconds)
-
-    async def __aenter__(self) -> IBKRConnectionManager:
-        """Connect on entry."""
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """Disconnect on exit."""
-        await self.disconnect()
 
 
 class IBKROrderExecutor:
