@@ -10,12 +10,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import attrs
+
 from ibkr_exec.actors.connection import ConnectionActor, LinkSettings
 from ibkr_exec.audit import AuditLogger
 from ibkr_exec.broker.ib import IBBroker
 from ibkr_exec.broker.port import BrokerLink, Sink
 from ibkr_exec.config import Settings, check_live_allowed
 from ibkr_exec.events import ConnectionEventHandler
+from ibkr_exec.statemachines.actor import STOPPED
+from ibkr_exec.statemachines.connection import CLOSED, DISCONNECTED, FAILED, READY
 
 __all__ = ["IBKRConnectionManager"]
 
@@ -54,32 +58,21 @@ class IBKRConnectionManager:
             allow_live=allow_live,
             journal_path=None if journal_path is None else Path(journal_path),
         )
-        if max_requests_per_second is not None and max_requests_per_second < 0:
-            raise ValueError(
-                f"max_requests_per_second must be >= 0 (0: unthrottled), "
-                f"got {max_requests_per_second}"
-            )
-        self._max_requests = max_requests_per_second
         self._owns_journal = audit_logger is None
         self._journal = audit_logger
         self._handlers: list[object] = []
         self._actor: ConnectionActor | None = None
         self._broker: IBBroker | None = None
+        self._max_requests: int | None = None
+        self.max_requests_per_second = max_requests_per_second  # validated by the setter
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> IBKRConnectionManager:
-        """A manager configured from ``settings`` (e.g. ``Settings.from_env()``)."""
-        values: dict[str, Any] = {
-            "host": settings.host,
-            "port": settings.port,
-            "client_id": settings.client_id,
-            "readonly": settings.readonly,
-            "timeout_seconds": settings.timeout_seconds,
-            "reconnect_max_attempts": settings.reconnect_max_attempts,
-            "reconnect_backoff_seconds": settings.reconnect_backoff_seconds,
-            "allow_live": settings.allow_live,
-            "journal_path": settings.journal_path,
-        }
+        """A manager configured from ``settings`` (e.g. ``Settings.from_env()``).
+
+        The constructor's keywords are Settings' field names, so every setting carries over.
+        """
+        values: dict[str, Any] = attrs.asdict(settings, recurse=False)
         values.update(overrides)
         return cls(**values)
 
@@ -95,7 +88,7 @@ class IBKRConnectionManager:
     @property
     def state(self) -> str:
         """The connection state: DISCONNECTED, CONNECTING, SYNCING, READY, DEGRADED, ..."""
-        return self._actor.state if self._actor is not None else "DISCONNECTED"
+        return self._actor.state if self._actor is not None else DISCONNECTED
 
     @property
     def ib(self) -> Any:
@@ -111,7 +104,7 @@ class IBKRConnectionManager:
     @max_requests_per_second.setter
     def max_requests_per_second(self, value: int | None) -> None:
         if value is not None and value < 0:
-            raise ValueError(f"max_requests_per_second must be >= 0, got {value}")
+            raise ValueError(f"max_requests_per_second must be >= 0 (0: unthrottled), got {value}")
         self._max_requests = value
         if self._broker is not None and value is not None:
             self._broker.ib.client.MaxRequests = value
@@ -129,7 +122,7 @@ class IBKRConnectionManager:
 
     def actor(self) -> ConnectionActor:
         """The connection actor (created and started on first use, inside the running loop)."""
-        if self._actor is None or self._actor.mode == "STOPPED":
+        if self._actor is None or self._actor.mode == STOPPED:
             settings = self.settings
             link = LinkSettings(
                 host=settings.host,
@@ -170,14 +163,14 @@ class IBKRConnectionManager:
 
     def is_connected(self) -> bool:
         """True when READY: connected *and* reconciled."""
-        return self.state == "READY"
+        return self.state == READY
 
     async def ensure_connected(self, timeout: float | None = None) -> None:
         """Return once READY: connect if never connected, else wait for the reconnect.
 
         NotConnectedError when that does not happen within ``timeout`` (default: the settings').
         """
-        if self.state in ("DISCONNECTED", "FAILED", "CLOSED"):
+        if self.state in (DISCONNECTED, FAILED, CLOSED):
             await self.connect()
             return
         await self.actor().wait_ready(timeout or self.settings.timeout_seconds)

@@ -39,6 +39,7 @@ from ibkr_exec.errors import (
 )
 from ibkr_exec.events import ConnectionEventHandler, OrderEventHandler
 from ibkr_exec.models import Fill, Order, OrderRequest, OrderStatus, Position
+from ibkr_exec.statemachines.actor import PAUSED
 
 __all__ = ["IBKRConnectionManager", "IBKROrderExecutor", "RiskCheck"]  # the manager re-exported
 
@@ -219,7 +220,7 @@ class IBKROrderExecutor:
         if self.connection.settings.readonly:
             raise ReadOnlyError(f"connection is read-only: cancel of {key!r} not sent")
         actor = self._actor(key)
-        if actor.mode == "PAUSED":
+        if actor.mode == PAUSED:
             actor.tell(RequestCancel("requested while paused"))
             return actor.order
         order: Order = await actor.ask(

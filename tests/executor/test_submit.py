@@ -20,6 +20,7 @@ from ibkr_exec import (
     OrderType,
     ReadOnlyError,
     RiskCheckError,
+    Settings,
     Side,
     read_journal,
     replay_orders,
@@ -314,3 +315,29 @@ async def test_the_journal_replays_into_the_final_orders(
     replayed = replay_orders(read_journal(journal_path))
     for cid in (filled.client_order_id, resting.client_order_id):
         assert replayed[cid] == await executor.get_order_status(cid)
+
+
+def test_from_settings_carries_every_setting(tmp_path: Path) -> None:
+    settings = Settings(
+        host="gw",
+        port=4002,
+        client_id=9,
+        readonly=True,
+        timeout_seconds=2.5,
+        reconnect_max_attempts=3,
+        reconnect_backoff_seconds=0.5,
+        allow_live=True,
+        journal_path=tmp_path / "j.jsonl",
+    )
+    assert IBKRConnectionManager.from_settings(settings).settings == settings
+    overridden = IBKRConnectionManager.from_settings(settings, client_id=10)
+    assert overridden.settings.client_id == 10
+
+
+def test_a_negative_throttle_is_refused_at_construction_and_later() -> None:
+    with pytest.raises(ValueError, match="max_requests_per_second must be >= 0"):
+        IBKRConnectionManager(max_requests_per_second=-1)
+    manager = IBKRConnectionManager(max_requests_per_second=0)
+    with pytest.raises(ValueError, match="max_requests_per_second must be >= 0"):
+        manager.max_requests_per_second = -5
+    assert manager.max_requests_per_second == 0
