@@ -135,6 +135,7 @@ class IBKROrderExecutor:
             if cid:
                 by_order.setdefault(cid, []).append(entry)
         conn = self.connection.actor()
+        recovered = 0
         for cid, entries in by_order.items():
             if not any(e.get("kind") == "submitted" for e in entries):
                 continue  # refused before submission (risk check): nothing to manage
@@ -144,9 +145,10 @@ class IBKROrderExecutor:
             self._watch(actor)
             conn.adopt(actor)
             actor.start()
-        if by_order:
+            recovered += 1
+        if recovered:
             self.journal.log_connection_event(
-                "recovered", payload={"orders": len(by_order)}, actor="executor"
+                "recovered", payload={"orders": recovered}, actor="executor"
             )
 
     # -- orders ---------------------------------------------------------------------------------

@@ -98,7 +98,8 @@ async def test_a_killed_process_orders_are_recovered_and_reconciled(
         assert len(ids) == len(set(ids))
         assert fresh.order_id is not None
         assert int(fresh.order_id) > max(int(tws.order(c).order_id) for c in ("resting", "partial"))
-    assert "recovered" in [e["trigger"] for e in read_journal(journal_path)]
+    recovered = [e for e in read_journal(journal_path) if e["trigger"] == "recovered"]
+    assert [e["payload"]["orders"] for e in recovered] == [2]
 
 
 async def test_a_journal_order_ib_never_received_is_placed_again(
