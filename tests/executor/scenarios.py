@@ -24,7 +24,6 @@ import attrs
 from ibkr_exec import (
     AckTimeoutError,
     AuditLogger,
-    ConnectionEventHandler,
     IBKRConnectionManager,
     IBKROrderExecutor,
     Order,
@@ -39,7 +38,7 @@ from ibkr_exec import (
 from ibkr_exec.sim import FakeTWS
 from ibkr_exec.statemachines import order_machine
 
-from .waiting import Recorder
+from .waiting import Events, Recorder
 
 # -- edge recording -------------------------------------------------------------------------------
 
@@ -226,20 +225,13 @@ class GatewayRestart(Fault):
             await run.wait_ready()
 
 
-class _Disconnected(ConnectionEventHandler):
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-
-    def on_disconnected(self, reason: str) -> None:
-        self.event.set()
-
-
 async def _lose_connectivity(run: Run) -> None:
     """Send 1100 and wait until the executor has heard it (its order actors are paused)."""
-    heard = _Disconnected()
+    heard = Events()
     run.executor.add_connection_handler(heard)
     run.tws.notify_connectivity(1100)
-    await asyncio.wait_for(heard.event.wait(), 5.0)
+    await heard.until(1)
+    assert heard.seen == ["disconnected"]
     run.executor.connection.remove_handler(heard)
 
 

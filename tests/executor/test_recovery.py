@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from ibkr_exec import (
-    ConnectionEventHandler,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -21,7 +20,7 @@ from ibkr_exec import (
 from ibkr_exec.sim import FakeTWS
 
 from .conftest import make_executor
-from .waiting import Recorder
+from .waiting import Events, Recorder
 
 # Executor A, in its own process: submits a resting order and a partly filled one, reports
 # each status on stdout, and then waits to be killed.
@@ -120,31 +119,6 @@ async def test_a_journal_order_ib_never_received_is_placed_again(
         done = await rec.until("lost", lambda o: o.status is OrderStatus.FILLED)
         assert done.filled_quantity == 5
     assert tws.order("lost").filled == 5
-
-
-class Events(ConnectionEventHandler):
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-        self.changed = asyncio.Event()
-
-    def _add(self, what: str) -> None:
-        self.seen.append(what)
-        self.changed.set()
-        self.changed = asyncio.Event()
-
-    def on_connected(self) -> None:
-        self._add("connected")
-
-    def on_disconnected(self, reason: str) -> None:
-        self._add("disconnected")
-
-    def on_connection_failed(self, reason: str) -> None:
-        self._add(f"failed: {reason}")
-
-    async def until(self, count: int) -> None:
-        async with asyncio.timeout(5):
-            while len(self.seen) < count:
-                await self.changed.wait()
 
 
 async def test_connection_handlers_hear_each_change_once_in_order(

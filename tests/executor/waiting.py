@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from ibkr_exec import Fill, Order, OrderEventHandler
+from ibkr_exec import ConnectionEventHandler, Fill, Order, OrderEventHandler
 
 
 class Recorder(OrderEventHandler):
@@ -43,3 +43,30 @@ class Recorder(OrderEventHandler):
                 if order is not None and predicate(order):
                     return order
                 await self._changed.wait()
+
+
+class Events(ConnectionEventHandler):
+    """Records connection events in order and lets a test await the n-th one."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.changed = asyncio.Event()
+
+    def _add(self, what: str) -> None:
+        self.seen.append(what)
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    def on_connected(self) -> None:
+        self._add("connected")
+
+    def on_disconnected(self, reason: str) -> None:
+        self._add("disconnected")
+
+    def on_connection_failed(self, reason: str) -> None:
+        self._add(f"failed: {reason}")
+
+    async def until(self, count: int) -> None:
+        async with asyncio.timeout(5):
+            while len(self.seen) < count:
+                await self.changed.wait()
