@@ -71,9 +71,24 @@ def _parse_host(name: str, raw: object) -> str:
     return text
 
 
-def _parse_path(name: str, raw: object) -> Path | None:
+def _parse_journal_path(name: str, raw: object) -> Path | None:
+    """The journal file, checked now so a bad path fails at start-up, not at connect: it must
+    be a file (or not exist yet) in an existing folder, and readable and writable by us."""
     text = str(raw).strip()
-    return Path(text) if text else None
+    if not text:
+        return None
+    path = Path(text)
+    if path.is_dir():
+        raise ValueError(f"{name} must name a file, got the folder {text!r}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"{name} must be in an existing folder; {str(folder)!r} does not exist")
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise ValueError(f"{name}: no permission to read and append to {text!r}")
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: no permission to create {text!r} in {str(folder)!r}")
+    return path
 
 
 #: field name -> (environment variable, parser)
@@ -89,7 +104,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str, object], Any]]] = {
     ),
     "reconnect_backoff_seconds": ("IBKR_RECONNECT_BACKOFF_SECONDS", _parse_seconds),
     "allow_live": ("IBKR_ALLOW_LIVE", _parse_bool),
-    "journal_path": ("IBKR_JOURNAL_PATH", _parse_path),
+    "journal_path": ("IBKR_JOURNAL_PATH", _parse_journal_path),
 }
 _BY_ENV = {env: field for field, (env, _) in _FIELDS.items()}
 
@@ -98,7 +113,8 @@ def _checked(field: str) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
     env, parse = _FIELDS[field]
 
     def validate(_: Any, __: attrs.Attribute[Any], value: Any) -> None:
-        parse(env, value)
+        if value is not None:
+            parse(env, value)
 
     return validate
 
@@ -119,14 +135,20 @@ class Settings:
         default=1.0, validator=_checked("reconnect_backoff_seconds")
     )
     allow_live: bool = False
-    journal_path: Path | None = None
+    journal_path: Path | None = attrs.field(default=None, validator=_checked("journal_path"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read IBKR_* variables from ``environ`` (default: ``os.environ``); unset ones default."""
+        """Read IBKR_* variables from ``environ`` (default: ``os.environ``); unset ones default.
+
+        A variable set to the empty string (``IBKR_PORT=``, as compose files and CI templates
+        write it) counts as unset.
+        """
         env = os.environ if environ is None else environ
         values = {
-            field: parse(name, env[name]) for field, (name, parse) in _FIELDS.items() if name in env
+            field: parse(name, env[name])
+            for field, (name, parse) in _FIELDS.items()
+            if env.get(name, "") != ""
         }
         return cls(**values)
 

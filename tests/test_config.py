@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ibkr_exec import LiveTradingNotAllowedError, Settings
+from ibkr_exec import IBKRConnectionManager, LiveTradingNotAllowedError, Settings
 from ibkr_exec.config import check_live_allowed
 
 
@@ -126,3 +132,111 @@ def test_live_ports_are_refused_without_allow_live(port: int) -> None:
 @pytest.mark.parametrize("port", [7497, 4002, 5555])
 def test_paper_and_other_ports_are_allowed(port: int) -> None:
     check_live_allowed(port, allow_live=False)
+
+
+# -- IBKR_JOURNAL_PATH is checked when read, not at connect ---------------------------------------
+
+
+def test_empty_variables_count_as_unset() -> None:
+    s = Settings.from_env({"IBKR_PORT": "", "IBKR_CLIENT_ID": "", "IBKR_JOURNAL_PATH": ""})
+    assert (s.port, s.client_id, s.journal_path) == (7497, 1, None)
+
+
+def test_journal_path_in_a_missing_folder_names_the_variable(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder" / "journal.jsonl"
+    with pytest.raises(ValueError, match="IBKR_JOURNAL_PATH must be in an existing folder"):
+        Settings.from_env({"IBKR_JOURNAL_PATH": str(missing)})
+
+
+def test_journal_path_that_is_a_folder_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="IBKR_JOURNAL_PATH must name a file, got the folder"):
+        Settings.from_env({"IBKR_JOURNAL_PATH": str(tmp_path)})
+
+
+def test_journal_path_is_checked_on_direct_construction_and_by_the_manager(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="IBKR_JOURNAL_PATH must name a file"):
+        Settings(journal_path=tmp_path)
+    with pytest.raises(ValueError, match="IBKR_JOURNAL_PATH must be in an existing folder"):
+        IBKRConnectionManager(journal_path=tmp_path / "absent" / "j.jsonl")
+    with pytest.raises(ValueError, match="IBKR_JOURNAL_PATH must name a file"):
+        IBKRConnectionManager.from_settings(Settings(), journal_path=tmp_path)
+
+
+def test_journal_path_in_a_toml_file_is_checked(tmp_path: Path) -> None:
+    path = tmp_path / "ibkr.toml"
+    path.write_text(f'IBKR_JOURNAL_PATH = "{tmp_path}"\n')
+    with pytest.raises(ValueError, match="IBKR_JOURNAL_PATH must name a file"):
+        Settings.from_file(path)
+
+
+def test_a_good_journal_path_new_or_existing_is_accepted(tmp_path: Path) -> None:
+    new = tmp_path / "new.jsonl"
+    assert Settings.from_env({"IBKR_JOURNAL_PATH": str(new)}).journal_path == new
+    new.write_text("")
+    assert Settings.from_env({"IBKR_JOURNAL_PATH": str(new)}).journal_path == new
+
+
+_AS_NOBODY = """
+import json, os, sys
+from ibkr_exec import Settings
+os.setgid(65534)
+os.setuid(65534)
+try:
+    Settings.from_env({"IBKR_JOURNAL_PATH": sys.argv[1]})
+except ValueError as error:
+    print(error)
+else:
+    print("accepted")
+"""
+
+
+@pytest.fixture
+def read_only_folder() -> Iterator[Path]:
+    """A folder others may enter but not write to (its parents are open to everyone)."""
+    folder = Path(tempfile.mkdtemp())
+    folder.chmod(0o755)
+    locked = folder / "locked"
+    locked.mkdir(mode=0o555)
+    (locked / "existing.jsonl").write_text("")
+    (locked / "existing.jsonl").chmod(0o444)
+    yield locked
+    locked.chmod(0o755)
+    shutil.rmtree(folder)
+
+
+def _settings_result(path: Path) -> str:
+    """What Settings says about ``path``: checked by an unprivileged user, because root ignores
+    file permissions (the tests run as root here). The child imports as root, then drops to
+    the ``nobody`` uid before reading the variable, so ``os.access`` answers for nobody."""
+    if os.geteuid() != 0:
+        try:
+            Settings.from_env({"IBKR_JOURNAL_PATH": str(path)})
+        except ValueError as error:
+            return str(error)
+        return "accepted"
+    done = subprocess.run(
+        [sys.executable, "-c", _AS_NOBODY, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_journal_path_without_permission_to_create_it_names_the_variable(
+    read_only_folder: Path,
+) -> None:
+    assert _settings_result(read_only_folder / "new.jsonl") == (
+        f"IBKR_JOURNAL_PATH: no permission to create {str(read_only_folder / 'new.jsonl')!r}"
+        f" in {str(read_only_folder)!r}"
+    )
+
+
+def test_journal_path_without_permission_to_append_names_the_variable(
+    read_only_folder: Path,
+) -> None:
+    existing = read_only_folder / "existing.jsonl"
+    assert _settings_result(existing) == (
+        f"IBKR_JOURNAL_PATH: no permission to read and append to {str(existing)!r}"
+    )
