@@ -114,10 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        print(f"ibkr-exec {__version__}")
-        parser.print_help()
-        return 0
+    if args.command is None:  # a usage error, as for any command that needs a sub-command
+        parser.print_help(sys.stderr)
+        return 2
     return int(args.handler(args))
 
 

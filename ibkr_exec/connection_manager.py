@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ibkr_exec.actors.connection import ConnectionActor, LinkSettings
 from ibkr_exec.audit import AuditLogger
-from ibkr_exec.broker.ib import IBBroker
 from ibkr_exec.broker.port import BrokerLink, Sink
 from ibkr_exec.config import Settings, check_live_allowed
 from ibkr_exec.events import ConnectionEventHandler
 from ibkr_exec.statemachines.actor import STOPPED
 from ibkr_exec.statemachines.connection import CLOSED, DISCONNECTED, FAILED, READY
+
+if TYPE_CHECKING:
+    from ibkr_exec.broker.ib import IBBroker
 
 __all__ = ["IBKRConnectionManager"]
 
@@ -141,6 +143,10 @@ class IBKRConnectionManager:
         return self._actor
 
     def _make_link(self, sink: Sink) -> BrokerLink:
+        # Imported here, not at the top: ib_async pulls in numpy (~0.3 s), and ``import
+        # ibkr_exec`` (``ibkr-exec --version``, the trace and diagrams commands) needs none of it.
+        from ibkr_exec.broker.ib import IBBroker
+
         self._broker = IBBroker(sink, sink, max_requests_per_second=self._max_requests)
         return self._broker
 
