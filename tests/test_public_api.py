@@ -66,8 +66,18 @@ def test_importing_the_package_prints_nothing() -> None:
 
 
 def test_console_script_prints_version_and_commands() -> None:
+    # Bare ``ibkr-exec`` is a usage error (exit 2, tests/test_cli.py); these two ask politely.
     out = subprocess.run(
-        [sys.executable, "-m", "ibkr_exec.cli"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "ibkr_exec.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert f"ibkr-exec {ibkr_exec.__version__}" in out.stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "ibkr_exec.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "usage: ibkr-exec" in out.stdout
