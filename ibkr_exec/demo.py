@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import time
 from datetime import UTC, datetime
@@ -407,8 +406,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``ibkr-exec demo``."""
-    for name in ("ib_async", "ibkr_exec.sim"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)  # the narration says what matters
     try:
         return asyncio.run(
             run_demo(Path(args.out), host=args.host, port=args.port, client_id=args.client_id)

@@ -58,6 +58,12 @@ def test_demo_exits_0_and_says_every_order_ended_where_it_should(demo: Run) -> N
     assert "every order ended where it should" in demo.stdout
 
 
+def test_demo_writes_nothing_on_stderr(demo: Run) -> None:
+    # ib_async's records ("Error 202 ... Order Canceled", "Peer closed connection") go to
+    # loguru at TRACE now, without the demo silencing ib_async's loggers itself.
+    assert demo.stderr == ""
+
+
 def test_demo_finishes_well_under_a_minute(demo: Run) -> None:
     assert demo.seconds < 20
 
