@@ -137,6 +137,11 @@ def test_the_applications_logging_configuration_is_left_alone(
 
 @pytest.fixture
 def loguru_records() -> Iterator[list[tuple[str, str, bool]]]:
+    """What reaches loguru from ib_async, with ib_async's loggers at the default level (WARNING;
+    another test in this process may have changed it)."""
+    registered = logging.getLogger("ib_async")
+    level = registered.level
+    registered.setLevel(logging.WARNING)
     records: list[tuple[str, str, bool]] = []
     sink = logger.add(
         lambda m: records.append(
@@ -147,6 +152,7 @@ def loguru_records() -> Iterator[list[tuple[str, str, bool]]]:
     )
     yield records
     logger.remove(sink)
+    registered.setLevel(level)
 
 
 def test_a_message_ib_async_cannot_decode_keeps_its_level_and_traceback(
@@ -182,6 +188,6 @@ def test_ib_async_chatter_below_the_applications_level_costs_nothing(
 ) -> None:
     ib = ib_async.IB()
     route_ib_async_logging(ib)
-    assert not ib.client._logger.isEnabledFor(logging.INFO)  # the default: WARNING and up
+    assert not ib.client._logger.isEnabledFor(logging.INFO)  # WARNING and up
     ib.client._logger.info("not wanted")
     assert loguru_records == []
