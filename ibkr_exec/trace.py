@@ -65,7 +65,8 @@ class OrderTrace:
     """One order's story: its final snapshot, the edges it took and the timeline that shows how.
 
     ``path`` holds the lifecycle edges in the order they were taken (self-loops such as a second
-    partial fill included); ``visited`` the states in order of first visit; ``anomalies`` the
+    partial fill included, a repeated report that changed nothing not: it is a timeline row
+    marked "(repeat)"); ``visited`` the states in order of first visit; ``anomalies`` the
     steps of kind "anomaly" / "command_dropped" and late fills; ``journal_warnings`` the corrupt
     journal lines skipped while reading.
     """
@@ -159,13 +160,43 @@ def load_trace(journal: str | os.PathLike[str], order: str) -> OrderTrace:
         and e.get("src") != e.get("dst")
         and start_seq <= e.get("seq", 0) <= end_seq
     ]
-    timeline = sorted(own + link, key=lambda e: e.get("seq", 0))
+    timeline = _connected_first(sorted(own + link, key=lambda e: e.get("seq", 0)))
     try:
         return _build(path, cid, own, timeline, notes)
     except (KeyError, TypeError, ValueError, ArithmeticError) as error:
         raise TraceError(
             f"cannot rebuild order {cid!r} from {path}: its entries are malformed ({error!r})"
         ) from error
+
+
+# Order entries that a broker report caused (what a reconnect's sync delivers).
+_REPORT_KINDS = frozenset({"transition", "fill", "anomaly", "fill_recorded", "commission"})
+
+
+def _from_broker(entry: dict[str, Any]) -> bool:
+    return entry.get("kind") in _REPORT_KINDS and not str(entry.get("trigger") or "").startswith(
+        "request_"
+    )
+
+
+def _connected_first(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Move each link "connected" entry above the broker reports its connection delivered.
+
+    The connection actor journals "connected" when ib_async's connect returns, and that is after
+    ib_async's start-up sync, whose reports (fills made while away, orders finished meanwhile)
+    were journaled on arrival. Read in journal order, those reports would come before the link
+    was up. A report journaled after the link went down can only have come over the new one.
+    """
+    result: list[dict[str, Any]] = []
+    for entry in timeline:
+        if entry.get("kind") == "connection" and entry.get("trigger") == "connected":
+            at = len(result)
+            while at > 0 and _from_broker(result[at - 1]):
+                at -= 1
+            result.insert(at, {**entry, "_hoisted": True} if at < len(result) else entry)
+        else:
+            result.append(entry)
+    return result
 
 
 def _build(
@@ -184,16 +215,22 @@ def _build(
     anomalies: list[TraceStep] = []
     commission: Decimal | None = None
     replayed: list[dict[str, Any]] = []
+    before: Order | None = None  # the order as rebuilt from the entries up to the previous one
     for entry in timeline:
         kind = str(entry.get("kind"))
         payload = entry.get("payload") or {}
         is_link = kind == "connection"
+        now = before
         if not is_link:
             replayed.append(entry)
+            now = replay_orders(replayed)[cid]
+        previous, before = before, now
         if kind == "commission":
             commission = (commission or Decimal(0)) + Decimal(str(payload.get("commission", "0")))
         if kind in _QUIET_KINDS:
             continue
+        if kind == "mode" and previous is not None and previous.is_terminal:
+            continue  # pausing or resuming a finished order changes nothing a reader needs
         src, dst, trigger = (
             str(entry.get("src") or ""),
             str(entry.get("dst") or ""),
@@ -202,11 +239,16 @@ def _build(
         note = str(payload.get("note", ""))
         late_fill = kind == "anomaly" and trigger == "fill" and not note.endswith("ignored")
         on_path = (kind in _EDGE_KINDS or late_fill) and (src, dst, trigger) in table
+        repeat = on_path and src == dst and _same(previous, now)
+        if repeat:
+            on_path = False  # a report repeated (a reconnect's sync re-reports finished orders)
         if on_path:
             edges.append(Edge(src, dst, trigger))
             if dst not in visited:
                 visited.append(dst)
-        filled = None if is_link else replay_orders(replayed)[cid].filled_quantity
+        filled = None if is_link or now is None else now.filled_quantity
+        if repeat:
+            trigger = f"{trigger} (repeat)"
         if kind == "submitted":
             trigger = "submit"
         elif kind == "command":
@@ -227,7 +269,7 @@ def _build(
             filled=filled,
             fill=_fill_text(payload) if trigger == "fill" else "",
             broker=note if kind == "command_dropped" else _broker_text(payload),
-            note=(note or _link_note(payload)) if is_link else note,
+            note=(note or _link_note(entry, payload)) if is_link else note,
             on_path=on_path,
         )
         steps.append(step)
@@ -261,7 +303,20 @@ def _broker_text(payload: dict[str, Any]) -> str:
     return reason or str(payload.get("broker_status") or "")
 
 
-def _link_note(payload: dict[str, Any]) -> str:
+def _same(before: Order | None, after: Order | None) -> bool:
+    """True when an entry left the order as it was (status, quantities and prices)."""
+    if before is None or after is None:
+        return False
+    return (before.status, before.filled_quantity, before.average_fill_price) == (
+        after.status,
+        after.filled_quantity,
+        after.average_fill_price,
+    )
+
+
+def _link_note(entry: dict[str, Any], payload: dict[str, Any]) -> str:
+    if entry.get("_hoisted"):
+        return "the reports below came over this connection (journaled just before it)"
     return str(payload.get("reason", "")) if payload.get("reason") else ""
 
 
