@@ -106,7 +106,10 @@ def _run_diagrams(args: argparse.Namespace) -> int:
     for path in write_diagrams(args.out, svg=svg):
         print(f"wrote {path}")
     if svg is None and not dot_available():
-        print("note: Graphviz dot not found; SVGs not written (apt-get install graphviz)")
+        print(
+            "note: Graphviz dot not found; SVGs not written "
+            "(apt-get install graphviz, or brew install graphviz)"
+        )
     return 0
 
 

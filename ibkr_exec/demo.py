@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
 import os
+import shutil
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -194,8 +193,8 @@ class Demo:
         await tracker.reaches(cid, OrderStatus.PARTIAL, Decimal(30))
         self.say(
             "   the simulator drops the connection; while we are away 40 more of the first fill,"
+            " and all 20 of the second."
         )
-        self.say("   and all 20 of the second.")
         tws.disconnect_clients()
         tws.fill(cid, 40)  # no await since the drop: the client cannot have reconnected yet
         tws.fill(other)
@@ -204,9 +203,9 @@ class Demo:
             order = await self.executor.cancel_order(key)
             self.say(f"   cancel {key} while paused: stashed (order still {order.status.value})")
         await tracker.until(lambda: tracker.link == "READY", "reconnect and reconciliation")
-        self.say("   reconnected and reconciled: the fills made while away are applied; then the")
         self.say(
-            "   stash replays: the first cancel is sent, the second is dropped (order FILLED)."
+            "   reconnected and reconciled: the fills made while away are applied; then the"
+            " stash replays: the first cancel is sent, the second is dropped (order FILLED)."
         )
         await tracker.reaches(cid, OrderStatus.CANCELLED, Decimal(70))
         await tracker.reaches(other, OrderStatus.FILLED, Decimal(20))
@@ -270,12 +269,16 @@ def _write_traces(out: Path, journal: Path, demo: Demo) -> list[Path]:
     traces = out / "traces"
     traces.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    draw_svg = shutil.which("dot") is not None  # what render_trace(..., "svg") runs
+    if not draw_svg:
+        demo.say(
+            "SVG traces skipped: Graphviz's dot is not installed (apt-get install graphviz, "
+            "or brew install graphviz); the Markdown traces carry a Mermaid diagram."
+        )
     for want in demo.expected:
         try:
             trace = load_trace(journal, want.cid)
-            svg = None
-            with contextlib.suppress(TraceError):  # Graphviz missing: Markdown only
-                svg = render_trace(trace, "svg")
+            svg = render_trace(trace, "svg") if draw_svg else None
             md = traces / f"{want.cid}.md"
             md.write_text(
                 render_trace(trace, "md", svg_href=f"{want.cid}.svg" if svg else None),
@@ -348,9 +351,9 @@ async def run_demo(
             demo.connection_drop,
         ]
         if tws is None:
-            view.say("Real TWS / Gateway: skipping the simulator-only scenarios (partial fills,")
             view.say(
-                "broker reject, connection drop); the cancel uses a limit far from the market."
+                "Real TWS / Gateway: skipping the simulator-only scenarios (partial fills,"
+                " broker reject, connection drop); the cancel uses a limit far from the market."
             )
             steps = [
                 lambda: demo.market_order("1"),
@@ -407,8 +410,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``ibkr-exec demo``."""
-    for name in ("ib_async", "ibkr_exec.sim"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)  # the narration says what matters
     try:
         return asyncio.run(
             run_demo(Path(args.out), host=args.host, port=args.port, client_id=args.client_id)

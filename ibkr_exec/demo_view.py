@@ -1,14 +1,18 @@
 """What ``ibkr-exec demo`` shows and hears while it runs: narration, a live table of orders, and
 the event handler that feeds the table and wakes the scenario waiting for a state.
 
-On a terminal the table is redrawn in place with ANSI escapes; otherwise (a pipe, a CI log) every
-change is appended as one plain line, so the output reads as a log.
+On a terminal the table is redrawn in place with ANSI escapes, fitted to the width the terminal
+reports (a line the terminal wraps would throw the redraw off); otherwise (a pipe, a CI log)
+every change is appended as one plain line, so the output reads as a log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -23,6 +27,11 @@ __all__ = ["DemoFailure", "LiveTable", "Tracker"]
 _WAIT = 5.0  # seconds: generous for a simulator that answers in milliseconds
 
 _COLUMNS = ("order", "scenario", "request", "status", "filled", "avg price")
+# Dropped in this order while the table is wider than the terminal; then "request" is shortened.
+_OPTIONAL = ("scenario", "avg price")
+_MIN_REQUEST = 12
+# The status column is as wide as the longest status, so the table keeps its shape as orders move.
+_STATUS_WIDTH = max(len(status.value) for status in OrderStatus)
 
 
 @attrs.define
@@ -52,19 +61,25 @@ def describe(order: Order) -> str:
 class LiveTable:
     """Narration plus a table of every order and the link's state.
 
-    ``tty`` defaults to whether ``stream`` is a terminal (and ``NO_COLOR``/``TERM=dumb`` unset).
+    ``tty`` defaults to whether ``stream`` is a terminal. ``columns`` fixes the width; by default
+    it is read before every redraw (``COLUMNS``, else the terminal's size), so a resize is
+    followed.
     """
 
-    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, tty: bool | None = None, columns: int | None = None
+    ) -> None:
         """Write to ``stream`` (default: standard output)."""
         self._out = stream or sys.stdout
         if tty is None:
             isatty = getattr(self._out, "isatty", None)
             tty = bool(isatty and isatty())
         self._tty = tty
+        self._columns = columns
         self._rows: dict[str, _Row] = {}
         self._link = "DISCONNECTED"
         self._drawn = 0  # lines of the table currently on screen (TTY only)
+        self._final = False  # the final table is on screen: draw it no more (TTY only)
 
     @property
     def is_tty(self) -> bool:
@@ -73,11 +88,40 @@ class LiveTable:
 
     # -- what the demo reports ------------------------------------------------------------------
 
+    @property
+    def columns(self) -> int:
+        """The width lines are fitted to on a terminal."""
+        if self._columns is not None:
+            return self._columns
+        if "COLUMNS" not in os.environ and self._out is not sys.stdout:
+            try:
+                return os.get_terminal_size(self._out.fileno()).columns
+            except (AttributeError, OSError, ValueError):
+                pass
+        return shutil.get_terminal_size().columns
+
     def say(self, text: str) -> None:
         """A narration line (printed above the table on a terminal)."""
         self._erase()
-        self._out.write(text + "\n")
+        self._out.write(self._wrap(text) + "\n")
         self._draw()
+
+    def _wrap(self, text: str) -> str:
+        if not self._tty:
+            return text
+        width = max(20, self.columns - 1)
+        lines = []
+        for line in text.split("\n"):
+            indent = " " * (len(line) - len(line.lstrip(" ")))
+            wrapped = textwrap.wrap(
+                line,
+                width,
+                subsequent_indent=indent + "  ",
+                break_long_words=True,
+                break_on_hyphens=False,
+            )
+            lines.extend(wrapped or [""])
+        return "\n".join(lines)
 
     def order(self, order: Order, scenario: str | None = None) -> None:
         """The latest snapshot of ``order``; ``scenario`` labels a new row."""
@@ -112,26 +156,47 @@ class LiveTable:
             self._out.flush()
 
     def final_table(self) -> None:
-        """Leave the table on screen (a terminal) or print it once (otherwise)."""
+        """Leave the table on screen (a terminal) or print it once (otherwise); later narration
+        goes below it and the table is not drawn again."""
         if not self._tty:
             self._out.write("\n".join(self._table()) + "\n")
+        elif not self._drawn:
+            self._draw()
         self._drawn = 0
+        self._final = True
         self._out.flush()
 
     # -- drawing --------------------------------------------------------------------------------
 
-    def _table(self) -> list[str]:
+    def _table(self, width: int | None = None) -> list[str]:
+        """The table's lines; with ``width``, fitted to it: optional columns dropped, then the
+        request shortened, and as a last resort every line cut."""
         cells = [list(_COLUMNS)] + [
             [cid, r.scenario, r.request, r.status, r.filled, r.average]
             for cid, r in self._rows.items()
         ]
-        widths = [max(len(row[i]) for row in cells) for i in range(len(_COLUMNS))]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-            for row in cells
-        ]
-        rule = "-" * len(lines[0])
-        return [rule, lines[0], rule, *lines[1:], rule, f"link: {self._link}"]
+        keep = list(range(len(_COLUMNS)))
+        widths = [max(len(row[i]) for row in cells) for i in keep]
+        widths[_COLUMNS.index("status")] = max(widths[_COLUMNS.index("status")], _STATUS_WIDTH)
+
+        def total() -> int:
+            return sum(widths[i] for i in keep) + 2 * (len(keep) - 1)
+
+        if width is not None:
+            for name in _OPTIONAL:
+                if total() <= width:
+                    break
+                keep.remove(_COLUMNS.index(name))
+            request = _COLUMNS.index("request")
+            excess = total() - width
+            if excess > 0:
+                widths[request] = max(_MIN_REQUEST, widths[request] - excess)
+        lines = ["  ".join(_cell(row[i], widths[i]) for i in keep).rstrip() for row in cells]
+        rule = "-" * total()
+        lines = [rule, lines[0], rule, *lines[1:], rule, f"link: {self._link}"]
+        if width is not None:
+            lines = [line[:width] for line in lines]
+        return lines
 
     def _erase(self) -> None:
         if self._tty and self._drawn:
@@ -140,8 +205,10 @@ class LiveTable:
             self._drawn = 0
 
     def _draw(self) -> None:
-        if self._tty and self._rows:
-            lines = self._table()
+        if self._tty and self._rows and not self._final:
+            # One column short of the edge: a line that fills the last column leaves some
+            # terminals with a pending wrap, which would throw the next erase off by a line.
+            lines = self._table(max(20, self.columns - 1))
             self._out.write("\n".join(lines) + "\n")
             self._drawn = len(lines)
         self._out.flush()
@@ -149,6 +216,11 @@ class LiveTable:
     def _redraw(self) -> None:
         self._erase()
         self._draw()
+
+
+def _cell(text: str, width: int) -> str:
+    """``text`` padded to ``width``, or shortened to it with an ellipsis."""
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + "~"
 
 
 class DemoFailure(Exception):

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
+import pty
+import re
+import struct
 import subprocess
 import sys
+import termios
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -56,6 +62,12 @@ def test_demo_exits_0_and_says_every_order_ended_where_it_should(demo: Run) -> N
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "OK in " in demo.stdout
     assert "every order ended where it should" in demo.stdout
+
+
+def test_demo_writes_nothing_on_stderr(demo: Run) -> None:
+    # ib_async's records ("Error 202 ... Order Canceled", "Peer closed connection") go to
+    # loguru at TRACE now, without the demo silencing ib_async's loggers itself.
+    assert demo.stderr == ""
 
 
 def test_demo_finishes_well_under_a_minute(demo: Run) -> None:
@@ -191,3 +203,132 @@ def test_live_table_appends_a_line_per_change_otherwise() -> None:
         "    c-1              SUBMITTED       filled 0/100",
         "    link READY",
     ]
+
+
+# -- on a terminal: what a user sees -------------------------------------------------------------
+
+
+def _run_on_a_terminal(out: Path, columns: int) -> str:
+    """``ibkr-exec demo`` on a pseudo-terminal ``columns`` wide (the size a terminal reports,
+    no COLUMNS variable); everything it wrote, as the terminal received it."""
+    master, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 60, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES"}}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ibkr_exec.cli", "demo", "--out", str(out)],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=env,
+    )
+    os.close(child)
+    received = bytearray()
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        received += data
+    os.close(master)
+    assert process.wait(timeout=60) == 0, received.decode(errors="replace")
+    return received.decode()
+
+
+@attrs.define
+class Screen:
+    """Just enough of a terminal for the demo: text, CR/LF, cursor up (ESC[nF) and clear to the
+    end of the screen (ESC[J); a line that reaches the right edge wraps, as a terminal does."""
+
+    columns: int
+    lines: list[str] = attrs.Factory(lambda: [""])
+    row: int = 0
+    col: int = 0
+    wrapped: list[str] = attrs.Factory(list)
+
+    def feed(self, text: str) -> None:
+        for token in re.findall(r"\x1b\[\d*[A-Za-z]|.", text, flags=re.DOTALL):
+            if token.startswith("\x1b["):
+                self._escape(token)
+            elif token == "\r":
+                self.col = 0
+            elif token == "\n":
+                self._down()
+            else:
+                if self.col >= self.columns:  # the terminal wraps: a line too long for it
+                    self.wrapped.append(self.lines[self.row])
+                    self._down()
+                    self.col = 0
+                line = self.lines[self.row].ljust(self.col)
+                self.lines[self.row] = line[: self.col] + token + line[self.col + 1 :]
+                self.col += 1
+
+    def _down(self) -> None:
+        self.row += 1
+        if self.row == len(self.lines):
+            self.lines.append("")
+
+    def _escape(self, token: str) -> None:
+        count, command = int(token[2:-1] or 1), token[-1]
+        if command == "F":
+            self.row, self.col = max(0, self.row - count), 0
+        elif command == "J":
+            self.lines[self.row] = self.lines[self.row][: self.col]
+            del self.lines[self.row + 1 :]
+        else:
+            raise AssertionError(f"unexpected escape {token!r}")
+
+
+def _header_lines(screen: Screen) -> list[str]:
+    return [line for line in screen.lines if line.startswith("order ")]
+
+
+def test_on_an_80_column_terminal_no_line_wraps_and_the_final_table_shows_once(
+    tmp_path: Path,
+) -> None:
+    screen = Screen(80)
+    screen.feed(_run_on_a_terminal(tmp_path, 80))
+    assert screen.wrapped == []
+    assert len(_header_lines(screen)) == 1
+    for cid in ORDERS:
+        assert sum(line.startswith(f"{cid} ") for line in screen.lines) == 1, screen.lines
+    assert any(line.startswith("OK in ") for line in screen.lines)
+
+
+def test_on_a_wide_terminal_the_final_table_shows_once_with_every_column(tmp_path: Path) -> None:
+    screen = Screen(200)
+    screen.feed(_run_on_a_terminal(tmp_path, 200))
+    assert screen.wrapped == []
+    [header] = _header_lines(screen)
+    assert header.split() == ["order", "scenario", "request", "status", "filled", "avg", "price"]
+    assert sum(line.startswith("demo-drop ") for line in screen.lines) == 1
+
+
+def test_a_narrow_table_drops_the_scenario_column_first_then_shortens_the_request() -> None:
+    screen = io.StringIO()
+    table = LiveTable(screen, tty=True, columns=50)
+    table.order(_order(OrderStatus.PARTIAL, "30"), "a long scenario label")
+    lines = screen.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 49
+    assert lines[1].split() == ["order", "request", "status", "filled"]
+    assert lines[3].startswith("c-1    BUY 100 AAPL LMT ~  PARTIAL")
+
+
+def test_without_graphviz_the_demo_says_svg_traces_were_skipped_and_how_to_install_it(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ibkr_exec.cli", "demo", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PATH": str(tmp_path)},  # no dot on PATH
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SVG traces skipped: Graphviz's dot is not installed" in done.stdout
+    assert "apt-get install graphviz" in done.stdout
+    assert "brew install graphviz" in done.stdout
+    assert not list((tmp_path / "traces").glob("*.svg"))
+    assert (tmp_path / "traces" / "demo-market.md").exists()

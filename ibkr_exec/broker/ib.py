@@ -26,6 +26,7 @@ import ib_async
 from loguru import logger
 
 from ibkr_exec._decimal import decimal_from_float
+from ibkr_exec.broker.ib_log import route_ib_async_logging
 from ibkr_exec.broker.port import (
     BrokerAnomaly,
     BrokerReport,
@@ -111,7 +112,10 @@ class IBBroker:
         ib: ib_async.IB | None = None,
         max_requests_per_second: int | None = None,
     ) -> None:
-        self._ib = ib if ib is not None else ib_async.IB()
+        if ib is None:
+            ib = ib_async.IB()
+            route_ib_async_logging(ib)  # its records go to loguru, not the user's stderr
+        self._ib = ib
         if max_requests_per_second is not None:
             # 0 disables ib_async's client-side throttle (default 45/s; IB's pacing is 50/s).
             self._ib.client.MaxRequests = max_requests_per_second
