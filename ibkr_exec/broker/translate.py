@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ibkr_exec.broker.port import (
     BrokerNotice,
@@ -172,3 +173,88 @@ def translate_link_error(code: int, message: str) -> LinkEvent:
     if meaning is ErrorMeaning.RESTORED_DATA_KEPT:
         return ConnectivityRestored(data_kept=True, message=message)
     return BrokerNotice(code, message)
+
+
+#: The zone names TWS puts in its handshake (Java's long display names, standard and daylight;
+#: a few Windows and short names seen from TWS on Windows), as IANA zones. Evidence:
+#: "Greenwich Mean Time" / "British Summer Time" in real captures (rust-ibapi 2025, pyfutures
+#: 2024); "GMT Standard Time" (rust-ibapi PR #402); "Central Standard Time" (Jib.jl issue #6).
+#: The rest are Java's names for the zones TWS's login screen offers. An ambiguous short name
+#: (CST) is read as the US zone, TWS's home market.
+TWS_ZONE_NAMES: Final[dict[str, str]] = {
+    **dict.fromkeys(
+        ("Eastern Standard Time", "Eastern Daylight Time", "EST", "EDT", "US/Eastern"),
+        "America/New_York",
+    ),
+    **dict.fromkeys(
+        ("Central Standard Time", "Central Daylight Time", "CST", "CDT", "US/Central"),
+        "America/Chicago",
+    ),
+    **dict.fromkeys(
+        ("Mountain Standard Time", "Mountain Daylight Time", "MST", "MDT"), "America/Denver"
+    ),
+    **dict.fromkeys(
+        ("Pacific Standard Time", "Pacific Daylight Time", "PST", "PDT", "US/Pacific"),
+        "America/Los_Angeles",
+    ),
+    **dict.fromkeys(
+        ("Greenwich Mean Time", "British Summer Time", "GMT Standard Time", "BST"),
+        "Europe/London",
+    ),
+    **dict.fromkeys(
+        (
+            "Central European Standard Time",
+            "Central European Summer Time",
+            "Central European Time",
+            "W. Europe Standard Time",
+            "Romance Standard Time",
+            "CET",
+            "CEST",
+            "MET",
+            "MEST",
+        ),
+        "Europe/Berlin",
+    ),
+    **dict.fromkeys(
+        ("Eastern European Standard Time", "Eastern European Summer Time", "EET", "EEST"),
+        "Europe/Helsinki",
+    ),
+    **dict.fromkeys(("Japan Standard Time", "Tokyo Standard Time", "JST"), "Asia/Tokyo"),
+    **dict.fromkeys(("Hong Kong Standard Time", "Hong Kong Time", "HKT"), "Asia/Hong_Kong"),
+    "China Standard Time": "Asia/Shanghai",
+    **dict.fromkeys(("Singapore Standard Time", "Singapore Time", "SGT"), "Asia/Singapore"),
+    **dict.fromkeys(("India Standard Time", "IST"), "Asia/Kolkata"),
+    **dict.fromkeys(
+        ("Australian Eastern Standard Time", "Australian Eastern Daylight Time", "AEST", "AEDT"),
+        "Australia/Sydney",
+    ),
+    **dict.fromkeys(
+        ("New Zealand Standard Time", "New Zealand Daylight Time", "NZST", "NZDT"),
+        "Pacific/Auckland",
+    ),
+    **dict.fromkeys(("Coordinated Universal Time", "UTC", "GMT", "Z"), "UTC"),
+}
+
+
+def tws_zone(connection_time: str) -> str | None:
+    """The IANA zone of the handshake's connection time (``"20250415 19:38:30 British Summer
+    Time"`` -> ``"Europe/London"``), or None when the name is not one TWS is known to send.
+
+    An IANA name (``"America/New_York"``, as completedOrder writes) is taken as it is.
+
+    >>> tws_zone("20240324 21:18:59 Greenwich Mean Time")
+    'Europe/London'
+    """
+    parts = connection_time.strip().split(" ", 2)
+    name = parts[2].strip() if len(parts) == 3 else ""
+    if not name:
+        return None
+    known = TWS_ZONE_NAMES.get(name)
+    if known is not None:
+        return known
+    if "/" in name:
+        try:
+            return ZoneInfo(name).key
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+    return None

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from ibkr_exec.sim.book import SimContract, SimExecution, SimOrder
 from ibkr_exec.sim.exchange import SimPosition
-from ibkr_exec.sim.protocol import fmt_bool, fmt_decimal, fmt_ib_time
+from ibkr_exec.sim.protocol import fmt_bool, fmt_decimal
+from ibkr_exec.sim.tz import handshake_time
 
 __all__ = [
     "account_download_end",
@@ -41,9 +43,10 @@ UNSET_DOUBLE = "1.7976931348623157E308"
 UNSET_INTEGER = "2147483647"
 
 
-def handshake_reply(version: int, now: datetime) -> list[str]:
-    """The two-field answer to the client's version announcement."""
-    return [str(version), fmt_ib_time(now)]
+def handshake_reply(version: int, now: datetime, zone: ZoneInfo) -> list[str]:
+    """The two-field answer to the client's version announcement: the version, then TWS's local
+    time and the zone's display name (``"20250415 19:38:30 British Summer Time"``)."""
+    return [str(version), handshake_time(now, zone)]
 
 
 def managed_accounts(accounts: list[str]) -> list[str]:
@@ -94,9 +97,9 @@ def account_download_end(account: str) -> list[str]:
     return ["54", "1", account]
 
 
-def account_time(now: datetime) -> list[str]:
-    """updateAccountTime, ``HH:MM``."""
-    return ["8", "1", now.strftime("%H:%M")]
+def account_time(now: datetime, zone: ZoneInfo) -> list[str]:
+    """updateAccountTime, ``HH:MM`` in TWS's zone."""
+    return ["8", "1", now.astimezone(zone).strftime("%H:%M")]
 
 
 def account_update_multi_end(req_id: int) -> list[str]:
@@ -229,15 +232,16 @@ def completed_order(version: int, order: SimOrder) -> list[str]:
     return fields
 
 
-def exec_details(version: int, req_id: int, ex: SimExecution) -> list[str]:
-    """execDetails: reqId -1 for a live fill, the reqExecutions id when replayed."""
+def exec_details(version: int, req_id: int, ex: SimExecution, time_text: str) -> list[str]:
+    """execDetails: reqId -1 for a live fill, the reqExecutions id when replayed; ``time_text``
+    is the execution time as TWS writes it (local, zone-less: see ``sim.tz.exec_time``)."""
     fields = [
         "11",
         str(req_id),
         str(ex.order_id),
         *_contract11(ex.contract),
         ex.exec_id,
-        fmt_ib_time(ex.time),
+        time_text,
         ex.account,
         ex.exchange,
         ex.side,

@@ -23,9 +23,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
 
 from ibkr_exec.sim.book import OrderTicket, SimContract, SimExecution, SimOrder
-from ibkr_exec.sim.protocol import fmt_ib_time
+from ibkr_exec.sim.tz import DEFAULT_TWS_ZONE, completed_time
 
 __all__ = ["Exchange", "ExchangeListener", "Placement", "SimPosition", "conid_for", "utc_now"]
 
@@ -96,9 +97,12 @@ class Exchange:
         auto_match: bool = True,
         commission_per_share: Decimal = Decimal("0.005"),
         min_commission: Decimal = Decimal("1.00"),
+        zone: ZoneInfo | None = None,
     ) -> None:
         self.listener = listener
         self.clock = clock
+        #: TWS's own time zone: completed orders carry their time in it.
+        self.zone = zone if zone is not None else ZoneInfo(DEFAULT_TWS_ZONE)
         self.max_fill_size = max_fill_size
         self.auto_match = auto_match
         self.commission_per_share = commission_per_share
@@ -219,7 +223,7 @@ class Exchange:
 
     def _complete(self, order: SimOrder, status: str, completed_status: str) -> None:
         order.status = status
-        order.completed_time = fmt_ib_time(self.clock())
+        order.completed_time = completed_time(self.clock(), self.zone)
         order.completed_status = completed_status
         book = self._working.get(order.symbol)
         if book is not None:

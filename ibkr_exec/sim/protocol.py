@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 
 __all__ = [
@@ -22,7 +21,6 @@ __all__ = [
     "encode_frame",
     "fmt_bool",
     "fmt_decimal",
-    "fmt_ib_time",
     "negotiate_version",
     "parse_version_range",
     "split_fields",
@@ -63,11 +61,6 @@ def fmt_decimal(value: Decimal) -> str:
 def fmt_bool(value: bool) -> str:
     """A boolean as TWS writes it: ``1`` or ``0``."""
     return "1" if value else "0"
-
-
-def fmt_ib_time(moment: datetime) -> str:
-    """``YYYYMMDD HH:MM:SS <zone>`` in UTC, a form every TWS API client parses as aware."""
-    return moment.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
 
 
 def parse_version_range(text: str) -> tuple[int, int]:

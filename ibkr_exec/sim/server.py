@@ -20,6 +20,7 @@ from ibkr_exec.sim.faults import WARNING_CODES, FaultPlan, InjectedError
 from ibkr_exec.sim.faults_api import FaultMethods
 from ibkr_exec.sim.protocol import BROKEN_SERVER_VERSION, MAX_SERVER_VERSION, MIN_SERVER_VERSION
 from ibkr_exec.sim.session import ClientSession
+from ibkr_exec.sim.tz import DEFAULT_TWS_ZONE, ExecTimeStyle, exec_time, load_zone
 
 __all__ = ["FakeTWS"]
 
@@ -51,6 +52,8 @@ class FakeTWS(FaultMethods):
         auto_match: bool = True,
         commission_per_share: Decimal = Decimal("0.005"),
         min_commission: Decimal = Decimal("1.00"),
+        timezone: str = DEFAULT_TWS_ZONE,
+        exec_time_style: ExecTimeStyle = "space",
     ) -> None:
         if not MIN_SERVER_VERSION <= server_version <= MAX_SERVER_VERSION:
             raise ValueError(
@@ -66,6 +69,12 @@ class FakeTWS(FaultMethods):
             raise ValueError("at least one account is required: clients never become ready")
         self.server_version = server_version
         self.clock = clock
+        #: TWS's time zone (its login setting): the handshake names it, and execution and
+        #: completion times are written in it without a zone, as real TWS does.
+        self.zone = load_zone(timezone)
+        if exec_time_style not in ("space", "dash"):
+            raise ValueError(f"exec_time_style must be 'space' or 'dash', got {exec_time_style!r}")
+        self.exec_time_style: ExecTimeStyle = exec_time_style
         self.plan = FaultPlan()
         self.exchange = Exchange(
             self,
@@ -74,6 +83,7 @@ class FakeTWS(FaultMethods):
             auto_match=auto_match,
             commission_per_share=commission_per_share,
             min_commission=min_commission,
+            zone=self.zone,
         )
         self.placements_received = 0
         self._server: asyncio.Server | None = None
@@ -201,6 +211,15 @@ class FakeTWS(FaultMethods):
     def positions(self) -> dict[tuple[str, str], Decimal]:
         """Signed position per ``(account, symbol)``."""
         return {key: pos.quantity for key, pos in self.exchange.positions.items()}
+
+    @property
+    def timezone(self) -> str:
+        """TWS's time zone (IANA name); the handshake gives its display name."""
+        return self.zone.key
+
+    def exec_time(self, execution: SimExecution) -> str:
+        """``execution``'s time as TWS writes it in execDetails: local, without a zone."""
+        return exec_time(execution.time, self.zone, self.exec_time_style)
 
     @property
     def connected_client_ids(self) -> frozenset[int]:
@@ -414,7 +433,9 @@ class FakeTWS(FaultMethods):
         """execDetails, openOrder (final fill only), orderStatus, then commissionReport."""
         session = self._clients.get(order.client_id)
         if session is not None:
-            session.send(encode.exec_details(session.version, -1, execution))
+            session.send(
+                encode.exec_details(session.version, -1, execution, self.exec_time(execution))
+            )
             if order.is_done:
                 session.send(encode.open_order(session.version, order))
             session.send(encode.order_status(order))
@@ -425,7 +446,9 @@ class FakeTWS(FaultMethods):
         """The correcting execDetails and its commissionReport."""
         session = self._clients.get(order.client_id)
         if session is not None:
-            session.send(encode.exec_details(session.version, -1, correction))
+            session.send(
+                encode.exec_details(session.version, -1, correction, self.exec_time(correction))
+            )
             session.send(encode.commission_report(correction))
         self._changed()
 

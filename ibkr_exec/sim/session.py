@@ -170,7 +170,7 @@ class ClientSession(asyncio.Protocol):
             self.close()
             return
         self.version = version
-        self._enqueue(encode.handshake_reply(version, self.tws.clock()))
+        self._enqueue(encode.handshake_reply(version, self.tws.clock(), self.tws.zone))
 
     def _dispatch(self, fields: list[str]) -> None:
         try:
@@ -272,7 +272,7 @@ class ClientSession(asyncio.Protocol):
         if not subscribe or self.tws.plan.take_unanswered("accountUpdates"):
             return
         account = fields[3] if len(fields) > 3 and fields[3] else self.tws.accounts[0]
-        self.send(encode.account_time(self.tws.clock()))
+        self.send(encode.account_time(self.tws.clock(), self.tws.zone))
         self.send(encode.account_download_end(account))
 
     def _req_account_updates_multi(self, fields: list[str]) -> None:
@@ -306,7 +306,7 @@ class ClientSession(asyncio.Protocol):
         ]
         version = self.version
         for ex in matching:
-            self.send(encode.exec_details(version, wanted.req_id, ex))
+            self.send(encode.exec_details(version, wanted.req_id, ex, self.tws.exec_time(ex)))
         self.send(encode.exec_details_end(wanted.req_id))
         for ex in matching:
             self.send(encode.commission_report(ex))

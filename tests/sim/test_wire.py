@@ -6,8 +6,9 @@ import struct
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from unittest.mock import MagicMock
+from zoneinfo import ZoneInfo
 
 import pytest
 from ib_async.decoder import Decoder
@@ -16,8 +17,10 @@ from ibkr_exec.sim import encode
 from ibkr_exec.sim.book import OrderTicket, SimContract, SimExecution, SimOrder
 from ibkr_exec.sim.exchange import SimPosition
 from ibkr_exec.sim.protocol import FrameError, FrameReader, encode_frame, parse_version_range
+from ibkr_exec.sim.tz import exec_time
 
 MOMENT = datetime(2025, 4, 25, 15, 23, 54, tzinfo=UTC)
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _order() -> SimOrder:
@@ -58,10 +61,10 @@ def _execution() -> SimExecution:
     )
 
 
-def _decode(version: int, fields: list[str]) -> MagicMock:
+def _decode(version: int, fields: list[str], tws_zone: str | None = None) -> MagicMock:
     wrapper = MagicMock()
     wrapper.defaultTimezone = UTC
-    wrapper.ib.TimezoneTWS = None
+    wrapper.ib.TimezoneTWS = tws_zone
     decoder = Decoder(wrapper, version)
     decoder.logger = MagicMock()
     interpret: Callable[[list[str]], None] = decoder.interpret
@@ -89,12 +92,40 @@ def test_completed_order_decodes_with_perm_id_and_completion(version: int) -> No
 
 @pytest.mark.parametrize(("version", "count"), [(157, 31), (178, 32)])
 def test_exec_details_has_the_field_count_of_its_version(version: int, count: int) -> None:
-    fields = encode.exec_details(version, -1, _execution())
+    fields = encode.exec_details(version, -1, _execution(), exec_time(MOMENT, NEW_YORK))
     assert len(fields) == count
-    wrapper = _decode(version, fields)
+    assert fields[15] == "20250425  11:23:54"  # TWS-local (EDT), zone-less, two spaces
+    wrapper = _decode(version, fields, tws_zone="America/New_York")
     req_id, _contract, execution = wrapper.execDetails.call_args.args
     assert (req_id, execution.shares, execution.price) == (-1, 30, 150.25)
     assert execution.time == MOMENT
+
+
+@pytest.mark.parametrize("style", ["space", "dash"])
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Tokyo", "Europe/London"])
+def test_zone_less_execution_times_read_in_the_tws_zone_are_the_true_instant(
+    style: Literal["space", "dash"], zone: str
+) -> None:
+    text = exec_time(MOMENT, ZoneInfo(zone), style)
+    assert ("-" in text) is (style == "dash")
+    wrapper = _decode(178, encode.exec_details(178, -1, _execution(), text), tws_zone=zone)
+    assert wrapper.execDetails.call_args.args[2].time == MOMENT
+
+
+@pytest.mark.parametrize(
+    ("zone", "moment", "name"),
+    [
+        ("Europe/London", datetime(2025, 4, 15, 18, 38, 30, tzinfo=UTC), "British Summer Time"),
+        ("Europe/London", datetime(2024, 3, 24, 21, 18, 59, tzinfo=UTC), "Greenwich Mean Time"),
+        ("America/New_York", datetime(2025, 1, 2, 15, 0, tzinfo=UTC), "Eastern Standard Time"),
+        ("America/New_York", datetime(2025, 7, 2, 15, 0, tzinfo=UTC), "Eastern Daylight Time"),
+    ],
+)
+def test_handshake_names_the_zone_as_tws_does(zone: str, moment: datetime, name: str) -> None:
+    # The two London names are those of captures 16/24/31 (rust-ibapi 2025, pyfutures 2024).
+    version, text = encode.handshake_reply(176, moment, ZoneInfo(zone))
+    local = moment.astimezone(ZoneInfo(zone))
+    assert (version, text) == ("176", f"{local:%Y%m%d %H:%M:%S} {name}")
 
 
 @pytest.mark.parametrize(("version", "count"), [(157, 5), (178, 6)])
@@ -109,7 +140,7 @@ def test_fixed_size_messages_have_exactly_the_fields_clients_unpack() -> None:
     assert len(encode.order_status(_order())) == 12
     assert len(encode.managed_accounts(["DU1"])) == 3
     assert len(encode.next_valid_id(1)) == 3
-    assert len(encode.handshake_reply(178, MOMENT)) == 2
+    assert len(encode.handshake_reply(178, MOMENT, NEW_YORK)) == 2
 
 
 def test_frame_reader_reassembles_frames_split_across_reads() -> None:
