@@ -255,8 +255,9 @@ class Tracker(OrderEventHandler, ConnectionEventHandler):
         self.view.link("READY", "connected and reconciled")
         self._wake()
 
-    def on_disconnected(self, reason: str) -> None:
-        """The link dropped; the order actors are paused."""
+    def on_disconnected(self, reason: str = "the link dropped") -> None:
+        """The link dropped; the order actors are paused. (``reason`` is optional so the
+        handler works whether the library passes the reason or not.)"""
         self.link = "DOWN"
         if not self.closing:
             self.view.link("DOWN", f"{reason}; order actors paused")

@@ -45,9 +45,25 @@ def test_mermaid_highlights_visited_states() -> None:
 
 def test_dot_numbers_and_highlights_the_path_taken() -> None:
     text = to_dot(TOY, path=[Edge("A", "B", "go"), Edge("B", "C", "finish")])
-    assert '"A" -> "B" [label="1. go", color="#d9480f"' in text
-    assert '"B" -> "C" [label="2. finish"' in text
-    assert '"C" [peripheries=2, style="rounded,filled"' in text
+    assert '"A" -> "B" [label=<<font color="#d9480f"><b>1. go</b></font>>, color="#d9480f"' in text
+    # one arrow B -> C: the step taken highlighted, the edge not taken plain
+    assert (
+        '"B" -> "C" [label=<<font color="#d9480f"><b>2. finish [is_done]</b></font><br/>'
+        "stop [!is_stuck]>"
+    ) in text
+    assert text.count('"B" -> "C"') == 1
+    assert (
+        '"C" [label=<<b>C</b><br/><font point-size="9">&#8635; stop [!is_stuck]</font>>, ' in text
+    )
+    assert 'peripheries=2, style="rounded,filled"' in text
+
+
+def test_dot_lists_self_loops_in_the_state_and_draws_only_those_taken() -> None:
+    plain = to_dot(TOY)
+    assert '"B" [label=<<b>B</b><br/><font point-size="9">&#8635; poke</font>>];' in plain
+    assert '"B" -> "B"' not in plain
+    taken = to_dot(TOY, path=[Edge("A", "B", "go"), Edge("B", "B", "poke"), Edge("B", "B", "poke")])
+    assert '"B" -> "B" [label="2,3. poke", fontcolor="#d9480f"' in taken
 
 
 @pytest.mark.skipif(not dot_available(), reason="Graphviz dot not installed")

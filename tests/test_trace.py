@@ -8,11 +8,14 @@ through a dropped connection), so the traces are checked against what the stack 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,7 +43,7 @@ class _Link(ConnectionEventHandler):
         self.down = asyncio.Event()
         self.up = asyncio.Event()
 
-    def on_disconnected(self, reason: str) -> None:
+    def on_disconnected(self, reason: str = "") -> None:
         self.down.set()
 
     def on_connected(self) -> None:
@@ -175,6 +178,14 @@ def _states(journal: Path, order: str) -> list[str]:
     return [trace.path[0].src, *(e.dst for e in trace.path)]
 
 
+def _raw(journal: Path, cid: str | None = None) -> list[dict[str, Any]]:
+    """The journal's entries as written (of order ``cid``, or of the link when None)."""
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    if cid is None:
+        return [e for e in entries if e["kind"] == "connection"]
+    return [e for e in entries if e["client_order_id"] == cid]
+
+
 # -- the path drawn for each kind of order ---------------------------------------------------
 
 
@@ -237,6 +248,50 @@ def test_order_that_lived_through_a_disconnect_shows_the_drop_and_the_fill_made_
     assert "requested while paused: stashed, replayed after reconciliation" in md
 
 
+def test_a_repeated_report_in_a_finished_state_does_not_extend_the_path(journal: Path) -> None:
+    # The reconnect's sync re-reports the rejected order: journaled as REJECTED -> REJECTED.
+    repeats = [e for e in _raw(journal, "rej") if e["src"] == e["dst"] == "REJECTED"]
+    assert [e["trigger"] for e in repeats] == ["reject"]
+    trace = load_trace(journal, "rej")
+    assert [(e.src, e.dst) for e in trace.path] == [("PENDING", "REJECTED")]
+    md = render_trace(trace)
+    assert "- **Path:** PENDING → REJECTED\n" in md
+    assert "|  | " in md.split("reject (repeat)")[0].rsplit("\n", 1)[1]  # a row, unnumbered
+    dot = render_trace(trace, "dot")
+    assert '"REJECTED" -> "REJECTED"' not in dot  # not drawn as a step taken
+
+
+def test_fills_reconciled_after_a_reconnect_come_after_link_connected(journal: Path) -> None:
+    # As journaled, the sync's fills precede "connected" (ib_async syncs before connect returns).
+    connected = next(e["seq"] for e in _raw(journal) if e["trigger"] == "connected" and
+                     e["src"] == "RECONNECTING")  # fmt: skip
+    away = [e for e in _raw(journal, "gone") if e["trigger"] == "fill"]
+    assert [e["seq"] < connected for e in away] == [True]
+    for cid in ("gone", "drop"):
+        events = [s.trigger for s in load_trace(journal, cid).steps]
+        last_fill = len(events) - 1 - events[::-1].index("fill")
+        assert events.index("link: socket_lost") < events.index("link: connected") < last_fill
+        assert last_fill < events.index("link: synced")
+
+
+def test_pause_and_resume_rows_show_only_while_the_order_is_live(journal: Path) -> None:
+    # Every order actor was paused at the drop and resumed after it, finished or not.
+    assert {e["trigger"] for e in _raw(journal, "rej") if e["kind"] == "mode"} == {
+        "pause",
+        "resume",
+    }
+    modes = {
+        cid: [s.trigger for s in load_trace(journal, cid).steps if s.kind == "mode"]
+        for cid in ("rej", "mkt", "gone", "drop")
+    }
+    assert modes == {
+        "rej": [],  # rejected before the drop
+        "mkt": [],  # filled before the drop
+        "gone": ["pause"],  # live at the drop, filled while away: resumed as FILLED
+        "drop": ["pause", "resume"],  # live throughout
+    }
+
+
 def test_order_can_be_named_by_its_ib_order_id(journal: Path) -> None:
     by_cid = load_trace(journal, "lmt")
     assert load_trace(journal, str(by_cid.order.order_id)).order == by_cid.order
@@ -260,9 +315,16 @@ def test_markdown_has_summary_mermaid_timeline_and_anomalies(journal: Path) -> N
 
 def test_dot_numbers_and_highlights_the_edges_taken(journal: Path) -> None:
     dot = render_trace(load_trace(journal, "lmt"), "dot")
-    assert '"PENDING" -> "SUBMITTED" [label="1. acknowledge", color="#d9480f"' in dot
+    taken = '<font color="#d9480f"><b>{}</b></font>'
+    assert (
+        '"PENDING" -> "SUBMITTED" [label=<' + taken.format("1. acknowledge") + '>, color="#d9480f"'
+    ) in dot
     assert '"PARTIAL" -> "PARTIAL" [label="3,4. fill"' in dot
-    assert '"PARTIAL" -> "FILLED" [label="5. fill"' in dot
+    assert (
+        '"PARTIAL" -> "FILLED" [label=<'
+        + taken.format("5. fill [within_quantity &amp; completes_order]")
+        + ">"
+    ) in dot
 
 
 @pytest.mark.skipif(not dot_available(), reason="Graphviz dot not installed")
@@ -270,6 +332,78 @@ def test_svg_renders_the_path(journal: Path) -> None:
     svg = render_trace(load_trace(journal, "cxl"), "svg")
     assert "</svg>" in svg
     assert "1. acknowledge" in svg
+
+
+Box = tuple[str, float, float, float, float]  # text, x0, y0, x1, y1
+
+
+def _text_boxes(svg: str) -> list[Box]:
+    """Every text of an SVG drawn by dot, with an estimate of its box."""
+    boxes = []
+    for attributes, text in re.findall(r"<text([^>]*)>([^<]*)</text>", svg):
+        values = dict(re.findall(r'([\w-]+)="([^"]*)"', attributes))
+        x, y, size = float(values["x"]), float(values["y"]), float(values["font-size"])
+        width = 0.5 * size * len(html.unescape(text))  # Helvetica averages about half an em
+        x0 = {"start": x, "middle": x - width / 2, "end": x - width}[values["text-anchor"]]
+        boxes.append((html.unescape(text), x0, y - 0.75 * size, x0 + width, y))
+    return boxes
+
+
+def _self_loops(svg: str) -> list[tuple[list[tuple[float, float]], set[str]]]:
+    """Each self-loop arrow of an SVG drawn by dot: points along its curve, and its own texts."""
+    loops = []
+    for group in re.findall(r'<g id="edge\d+" class="edge">(.*?)</g>', svg, flags=re.S):
+        src, _, dst = html.unescape(re.findall(r"<title>(.*?)</title>", group)[0]).partition("->")
+        if src != dst:
+            continue
+        numbers = [
+            float(n) for n in re.findall(r"-?\d+\.?\d*", re.findall(r' d="([^"]*)"', group)[0])
+        ]
+        points = list(zip(numbers[0::2], numbers[1::2], strict=True))
+        curve = []
+        for i in range(0, len(points) - 3, 3):  # cubic Bezier segments: M p0 C p1 p2 p3 ...
+            (ax, ay), (bx, by), (cx, cy), (dx, dy) = points[i : i + 4]
+            for k in range(21):
+                t, u = k / 20, 1 - k / 20
+                curve.append((
+                    u**3 * ax + 3 * u * u * t * bx + 3 * u * t * t * cx + t**3 * dx,
+                    u**3 * ay + 3 * u * u * t * by + 3 * u * t * t * cy + t**3 * dy,
+                ))  # fmt: skip
+        own = {html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", group)}
+        loops.append((curve, own))
+    return loops
+
+
+@pytest.mark.skipif(not dot_available(), reason="Graphviz dot not installed")
+@pytest.mark.parametrize("cid", ["lmt", "drop", "cxl", "rej", "gone"])
+def test_svg_labels_overlap_neither_each_other_nor_a_self_loop(journal: Path, cid: str) -> None:
+    svg = render_trace(load_trace(journal, cid), "svg")
+    boxes = _text_boxes(svg)
+    assert len(boxes) > 20
+    overlapping = [
+        (a[0], b[0])
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]
+    ]
+    assert overlapping == []
+    crossed = [
+        text
+        for curve, own in _self_loops(svg)
+        for text, x0, y0, x1, y1 in boxes
+        if text not in own and any(x0 < x < x1 and y0 < y < y1 for x, y in curve)
+    ]
+    assert crossed == []
+
+
+def test_svg_has_one_arrow_per_pair_of_states_and_loops_only_for_steps_taken(
+    journal: Path,
+) -> None:
+    dot = render_trace(load_trace(journal, "lmt"), "dot")
+    arrows = re.findall(r'^  ("\w+") -> ("\w+")', dot, flags=re.M)
+    assert len(arrows) == len(set(arrows))
+    assert [a for a in arrows if a[0] == a[1]] == [('"PARTIAL"', '"PARTIAL"')]  # 3,4. fill
+    assert "&#8635; cancel_refused" in dot  # the table's self-loops, listed in the state's box
 
 
 def test_unknown_format_is_a_trace_error(journal: Path) -> None:
