@@ -211,6 +211,7 @@ def _run_on_a_terminal(out: Path, columns: int) -> str:
     master, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 60, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES"}}
+    env["TERM"] = "xterm-256color"  # whatever the test runner's own terminal is
     process = subprocess.Popen(
         [sys.executable, "-m", "ibkr_exec.cli", "demo", "--out", str(out)],
         stdin=child,
@@ -329,3 +330,12 @@ def test_without_graphviz_the_demo_says_svg_traces_were_skipped_and_how_to_insta
     assert "brew install graphviz" in done.stdout
     assert not list((tmp_path / "traces").glob("*.svg"))
     assert (tmp_path / "traces" / "demo-market.md").exists()
+
+
+def test_a_dumb_terminal_gets_plain_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    master, child = pty.openpty()
+    with os.fdopen(child, "w") as terminal:
+        assert LiveTable(terminal).is_tty
+        monkeypatch.setenv("TERM", "dumb")
+        assert not LiveTable(terminal).is_tty
+    os.close(master)
