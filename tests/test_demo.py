@@ -335,6 +335,7 @@ def test_without_graphviz_the_demo_says_svg_traces_were_skipped_and_how_to_insta
 def test_a_dumb_terminal_gets_plain_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     master, child = pty.openpty()
     with os.fdopen(child, "w") as terminal:
+        monkeypatch.setenv("TERM", "xterm")
         assert LiveTable(terminal).is_tty
         monkeypatch.setenv("TERM", "dumb")
         assert not LiveTable(terminal).is_tty
