@@ -102,10 +102,11 @@ class LiveTable:
                 pass
         return shutil.get_terminal_size().columns
 
-    def say(self, text: str) -> None:
-        """A narration line (printed above the table on a terminal)."""
+    def say(self, text: str, *, wrap: bool = True) -> None:
+        """A narration line (printed above the table on a terminal, wrapped to its width unless
+        ``wrap`` is false: a command to copy stays whole)."""
         self._erase()
-        self._out.write(self._wrap(text) + "\n")
+        self._out.write((self._wrap(text) if wrap else text) + "\n")
         self._draw()
 
     def _wrap(self, text: str) -> str:

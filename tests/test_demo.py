@@ -287,7 +287,8 @@ def test_on_an_80_column_terminal_no_line_wraps_and_the_final_table_shows_once(
 ) -> None:
     screen = Screen(80)
     screen.feed(_run_on_a_terminal(tmp_path, 80))
-    assert screen.wrapped == []
+    # Only the closing command to copy may be longer (a soft wrap copies as one line).
+    assert [line for line in screen.wrapped if not line.startswith("  ibkr-exec trace ")] == []
     assert len(_header_lines(screen)) == 1
     for cid in ORDERS:
         assert sum(line.startswith(f"{cid} ") for line in screen.lines) == 1, screen.lines
