@@ -381,9 +381,10 @@ async def run_demo(
     view.final_table()
     written = _write_traces(out, journal, demo)
     view.say(f"\nJournal: {journal}")
-    view.say(
-        f"Traces ({len(written)} files) in {out / 'traces'}; draw one again with:\n"
-        f"  ibkr-exec trace {journal} --order {demo.expected[-1].cid if demo.expected else 'ID'}"
+    view.say(f"Traces ({len(written)} files) in {out / 'traces'}; draw one again with:")
+    view.say(  # a command to copy: the terminal may wrap it, we do not break it
+        f"  ibkr-exec trace {journal} --order {demo.expected[-1].cid if demo.expected else 'ID'}",
+        wrap=False,
     )
     elapsed = time.monotonic() - started
     if demo.failures:
