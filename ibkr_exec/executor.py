@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from ibkr_exec.actors.commission_hold import CommissionHold
 from ibkr_exec.actors.messages import PlaceOrder, RequestCancel
 from ibkr_exec.actors.notify import Notifier
 from ibkr_exec.actors.order import OrderActor
@@ -81,6 +82,8 @@ class IBKROrderExecutor:
         self._prefix = client_order_id_prefix
         self._reserved: set[str] = set()
         self._notifier: Notifier | None = None
+        # Order notifications held until a fill's commission arrives (see CommissionHold).
+        self._holding: set[CommissionHold] = set()
 
     @property
     def journal(self) -> AuditLogger:
@@ -111,6 +114,8 @@ class IBKROrderExecutor:
     async def stop(self) -> None:
         """Stop every actor, await handler tasks and close the link. Leaves no task behind."""
         await self.connection.disconnect()
+        for hold in list(self._holding):
+            hold.release()  # fills still waiting for their commission are announced now
         if self._notifier is not None:
             await self._notifier.drain()
 
@@ -319,4 +324,5 @@ class IBKROrderExecutor:
                         actor=actor.name,
                     )
 
-        actor.subscribe(on_snapshot)
+        # A fill is announced once, with its commission when IB sends it promptly.
+        actor.subscribe(CommissionHold(on_snapshot, self._holding))
