@@ -6,6 +6,7 @@ It owns the connection actor (``actors.connection``) and builds the ib_async ada
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from ibkr_exec.actors.connection import ConnectionActor, LinkSettings
 from ibkr_exec.audit import AuditLogger
 from ibkr_exec.broker.port import BrokerLink, Sink
 from ibkr_exec.config import Settings, check_live_allowed
+from ibkr_exec.errors import JournalError
 from ibkr_exec.events import ConnectionEventHandler
 from ibkr_exec.statemachines.actor import STOPPED
 from ibkr_exec.statemachines.connection import CLOSED, DISCONNECTED, FAILED, READY
@@ -67,6 +69,7 @@ class IBKRConnectionManager:
         self._owns_journal = audit_logger is None
         self._journal = audit_logger
         self._handlers: list[object] = []
+        self._unwatch_journal: Callable[[], None] | None = None
         self._actor: ConnectionActor | None = None
         self._broker: IBBroker | None = None
         self._max_requests: int | None = None
@@ -122,7 +125,7 @@ class IBKRConnectionManager:
             self._broker.ib.client.MaxRequests = value
 
     def add_handler(self, handler: ConnectionEventHandler) -> None:
-        """Receive on_connected / on_disconnected / on_connection_failed."""
+        """Receive on_connected / on_disconnected / on_connection_failed / on_journal_failed."""
         self._handlers.append(handler)
 
     def remove_handler(self, handler: ConnectionEventHandler) -> None:
@@ -149,8 +152,20 @@ class IBKRConnectionManager:
             actor.handlers = self._handlers  # shared list: handlers added later are seen
             actor.start()
             self._actor = actor
+            self._watch_journal(actor)
         assert self._actor is not None
         return self._actor
+
+    def _watch_journal(self, actor: ConnectionActor) -> None:
+        """Tell the connection handlers (on_journal_failed) when the journal cannot be written."""
+        if self._unwatch_journal is not None:
+            self._unwatch_journal()
+
+        def failed(error: JournalError) -> None:
+            # Through the connection actor's notifier: coroutine handlers are awaited on stop.
+            actor._notify("on_journal_failed", error)
+
+        self._unwatch_journal = self.journal.add_failure_listener(failed)
 
     def _make_link(self, sink: Sink) -> BrokerLink:
         # Imported here, not at the top: ib_async pulls in numpy (~0.3 s), and ``import
