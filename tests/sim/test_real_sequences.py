@@ -6,18 +6,49 @@ version gates, at 176 and 178."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from ib_async import IB, LimitOrder, MarketOrder
 
 from ibkr_exec.sim import FakeTWS
-from tests.real_tws.replay import incoming, message
 
 from .helpers import AAPL, barrier, until
 
 Recorded = list[list[str]]
+CAPTURES = Path("/work/shared/reference/real-tws/captures.json")
+
+
+def _captures() -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads(CAPTURES.read_text(encoding="utf-8"))
+    return entries
+
+
+def message(index: int) -> list[str]:
+    """Capture ``index``'s fields, without the trailing empty field the rust-ibapi 2023 strings
+    carry (a copying artefact, says the captures' README)."""
+    entry = _captures()[index]
+    fields = list(entry["fields"])
+    if (
+        entry["scenario"].startswith("rust2023-")
+        and entry["direction"] == "in"
+        and fields[-1] == ""
+    ):
+        fields.pop()
+    return fields
+
+
+def incoming(scenario: str) -> Recorded:
+    """The TWS-to-client messages of one captured scenario, in order."""
+    return [
+        message(i)
+        for i, e in enumerate(_captures())
+        if e["scenario"] == scenario and e["direction"] == "in"
+    ]
 
 
 def _recording() -> tuple[IB, Recorded]:
