@@ -45,6 +45,8 @@ class IBKRConnectionManager:
         reconnect_backoff_seconds: float = 1.0,
         allow_live: bool = False,
         journal_path: str | Path | None = None,
+        journal_fsync: str = "terminal",
+        journal_log_level: str = "TRACE",
         audit_logger: AuditLogger | None = None,
         max_requests_per_second: int | None = None,
     ) -> None:
@@ -59,6 +61,8 @@ class IBKRConnectionManager:
             reconnect_backoff_seconds=reconnect_backoff_seconds,
             allow_live=allow_live,
             journal_path=None if journal_path is None else Path(journal_path),
+            journal_fsync=journal_fsync,
+            journal_log_level=journal_log_level,
         )
         self._owns_journal = audit_logger is None
         self._journal = audit_logger
@@ -84,7 +88,13 @@ class IBKRConnectionManager:
     def journal(self) -> AuditLogger:
         """The audit journal (IBKR_JOURNAL_PATH, or in memory when unset)."""
         if self._journal is None:
-            self._journal = AuditLogger(self.settings.journal_path)
+            settings = self.settings
+            level = settings.journal_log_level
+            self._journal = AuditLogger(
+                settings.journal_path,
+                fsync=settings.journal_fsync,
+                log_level=None if level == "OFF" else level,
+            )
         return self._journal
 
     @property

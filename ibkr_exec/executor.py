@@ -152,7 +152,7 @@ class IBKROrderExecutor:
             actor.start()
             recovered += 1
         if recovered:
-            self.journal.log_connection_event(
+            self.journal.connection_changed(
                 "recovered", payload={"orders": recovered}, actor="executor"
             )
 
