@@ -25,6 +25,7 @@ from ibkr_exec.actors.messages import GetOrder
 from ibkr_exec.actors.notify import Notifier
 from ibkr_exec.actors.order import OrderActor
 from ibkr_exec.actors.reconcile import settle_lost_commands
+from ibkr_exec.actors.retirement import Retirement
 from ibkr_exec.actors.routing import Routes
 from ibkr_exec.actors.runtime import Actor, RestartPolicy
 from ibkr_exec.audit import AuditLogger, encode
@@ -119,6 +120,7 @@ class ConnectionActor(Actor):
         journal: AuditLogger,
         notifier: Notifier | None = None,
         name: str = "connection",
+        order_retention: float | None = None,
     ) -> None:
         """Create the actor (not started, not connected)."""
         super().__init__(name)
@@ -129,6 +131,8 @@ class ConnectionActor(Actor):
         self._notifier = notifier or Notifier(journal)
         self._link = link_factory(self._hear)
         self._routes = Routes()
+        #: Finished order actors retired after ``order_retention`` seconds (actors/retirement.py).
+        self.retired = Retirement(self._routes, journal, order_retention)
         self._link_task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._rng = random.Random()
@@ -208,6 +212,7 @@ class ConnectionActor(Actor):
         """Route reports to ``actor`` from now on (a new order, or one recovered from the
         journal). It is paused unless the link is READY: it waits for the sync."""
         self._routes.add(actor)
+        self.retired.watch(actor)
         if actor.order.order_id is not None:
             self._link.note_order_id(int(actor.order.order_id))
         if self.state != READY:
@@ -239,6 +244,7 @@ class ConnectionActor(Actor):
         with contextlib.suppress(Exception):
             await self._link.disconnect()
         await self._notifier.drain()
+        await self.retired.close()
         self.journal.flush()
 
     # -- link events ------------------------------------------------------------------------------
