@@ -18,6 +18,7 @@ from ibkr_exec.errors import (
     ReadOnlyError,
     RiskCheckError,
     StashFullError,
+    UnknownOrderError,
 )
 from ibkr_exec.events import ConnectionEventHandler, OrderEventHandler
 from ibkr_exec.executor import IBKRConnectionManager, IBKROrderExecutor, RiskCheck
@@ -66,6 +67,7 @@ __all__ = [
     "StashFullError",
     "TimeInForce",
     "TraceError",
+    "UnknownOrderError",
     "__version__",
     "load_trace",
     "read_journal",
