@@ -32,7 +32,8 @@ from ibkr_exec.models import (
     Side,
     TimeInForce,
 )
-from ibkr_exec.trace import OrderTrace, TraceError, load_trace, render_trace
+from ibkr_exec.trace import OrderTrace, TraceError, load_trace
+from ibkr_exec.trace_render import render_trace
 
 __version__ = "0.1.0"
 

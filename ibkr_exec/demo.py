@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import shutil
 import time
@@ -46,6 +47,7 @@ from ibkr_exec import (
 )
 from ibkr_exec.demo_view import DemoFailure, LiveTable, Tracker
 from ibkr_exec.sim import FakeTWS
+from ibkr_exec.sim.cli import port_number
 
 __all__ = ["add_arguments", "run", "run_demo"]
 
@@ -379,9 +381,10 @@ async def run_demo(
     view.final_table()
     written = _write_traces(out, journal, demo)
     view.say(f"\nJournal: {journal}")
-    view.say(
-        f"Traces ({len(written)} files) in {out / 'traces'}; draw one again with:\n"
-        f"  ibkr-exec trace {journal} --order {demo.expected[-1].cid if demo.expected else 'ID'}"
+    view.say(f"Traces ({len(written)} files) in {out / 'traces'}; draw one again with:")
+    view.say(  # a command to copy: the terminal may wrap it, we do not break it
+        f"  ibkr-exec trace {journal} --order {demo.expected[-1].cid if demo.expected else 'ID'}",
+        wrap=False,
     )
     elapsed = time.monotonic() - started
     if demo.failures:
@@ -404,8 +407,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``demo`` sub-command's options."""
     parser.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
     parser.add_argument("--host", help="run against this TWS / Gateway instead of the simulator")
-    parser.add_argument("--port", type=int, help="TWS / Gateway port (default 7497, paper)")
-    parser.add_argument("--client-id", type=int, help="API client id (default 1)")
+    parser.add_argument(
+        "--port",
+        type=functools.partial(port_number, minimum=1),
+        help="TWS / Gateway port (default 7497, paper)",
+    )
+    parser.add_argument("--client-id", type=_client_id, help="API client id (default 1)")
+
+
+def _client_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a client id is an integer >= 0, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -67,7 +67,8 @@ def describe(order: Order) -> str:
 class LiveTable:
     """Narration plus a table of every order and the link's state.
 
-    ``tty`` defaults to whether ``stream`` is a terminal. ``columns`` fixes the width; by default
+    ``tty`` defaults to whether ``stream`` is a terminal that can move its cursor (not
+    ``TERM=dumb``). ``columns`` fixes the width; by default
     it is read before every redraw (``COLUMNS``, else the terminal's size), so a resize is
     followed.
     """
@@ -79,7 +80,8 @@ class LiveTable:
         self._out = stream or sys.stdout
         if tty is None:
             isatty = getattr(self._out, "isatty", None)
-            tty = bool(isatty and isatty())
+            # A "dumb" terminal (Emacs shell buffers, some CI consoles) cannot move the cursor.
+            tty = bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
         self._tty = tty
         self._columns = columns
         self._rows: dict[str, _Row] = {}
@@ -106,10 +108,11 @@ class LiveTable:
                 pass
         return shutil.get_terminal_size().columns
 
-    def say(self, text: str) -> None:
-        """A narration line (printed above the table on a terminal)."""
+    def say(self, text: str, *, wrap: bool = True) -> None:
+        """A narration line (printed above the table on a terminal, wrapped to its width unless
+        ``wrap`` is false: a command to copy stays whole)."""
         self._erase()
-        self._out.write(self._wrap(text) + "\n")
+        self._out.write((self._wrap(text) if wrap else text) + "\n")
         self._draw()
 
     def _wrap(self, text: str) -> str:

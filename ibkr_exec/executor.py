@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from ibkr_exec.actors.commission_hold import CommissionHold
 from ibkr_exec.actors.messages import PlaceOrder, RequestCancel
 from ibkr_exec.actors.notify import Notifier
 from ibkr_exec.actors.order import OrderActor
@@ -82,6 +83,8 @@ class IBKROrderExecutor:
         self._prefix = client_order_id_prefix
         self._reserved: set[str] = set()
         self._notifier: Notifier | None = None
+        # Order notifications held until a fill's commission arrives (see CommissionHold).
+        self._holding: set[CommissionHold] = set()
 
     @property
     def journal(self) -> AuditLogger:
@@ -112,6 +115,8 @@ class IBKROrderExecutor:
     async def stop(self) -> None:
         """Stop every actor, await handler tasks and close the link. Leaves no task behind."""
         await self.connection.disconnect()
+        for hold in list(self._holding):
+            hold.release()  # fills still waiting for their commission are announced now
         if self._notifier is not None:
             await self._notifier.drain()
 
@@ -321,4 +326,5 @@ class IBKROrderExecutor:
                     reason = snapshot.reason or ""
                     notifier.call(handler, "on_order_rejected", snapshot, reason, actor=actor.name)
 
-        actor.subscribe(on_snapshot)
+        # A fill is announced once, with its commission when IB sends it promptly.
+        actor.subscribe(CommissionHold(on_snapshot, self._holding))

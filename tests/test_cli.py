@@ -66,6 +66,21 @@ def test_simulate_refuses_a_port_out_of_range_as_a_usage_error(port: str) -> Non
     assert _one_line_error(done).startswith("ibkr-exec simulate: error: argument --port: ")
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--port", "70000", "argument --port: a port is between 1 and 65535, got 70000"),
+        ("--port", "0", "argument --port: a port is between 1 and 65535, got 0"),
+        ("--client-id", "-3", "argument --client-id: a client id is an integer >= 0, got '-3'"),
+    ],
+)
+def test_demo_refuses_a_bad_port_or_client_id_as_a_usage_error(
+    option: str, value: str, message: str
+) -> None:
+    done = ibkr_exec("demo", option, value)
+    assert _one_line_error(done) == f"ibkr-exec demo: error: {message}"
+
+
 @pytest.fixture
 def busy_port() -> Iterator[int]:
     """A loopback port another program is listening on."""

@@ -69,7 +69,6 @@ def test_completed_status_text_becomes_the_cancel_reason() -> None:
         (10148, CancelRefused),
         (161, CancelRefused),
         (399, BrokerWarning),
-        (110, BrokerWarning),
         (2109, BrokerWarning),
         (10349, BrokerWarning),
         (9999, BrokerWarning),  # unknown codes never cancel or reject an order
@@ -87,11 +86,12 @@ def test_cancel_refusals_never_read_as_cancelled() -> None:
         assert report == CancelRefused("7", code, "cannot cancel")
 
 
-def test_321_rejects_a_new_order_but_only_warns_about_a_live_one() -> None:
-    new = translate_order_error("7", 321, "read-only API", acknowledged=False)
-    live = translate_order_error("7", 321, "bad modify", acknowledged=True)
-    assert new == OrderRejected("7", 321, "read-only API")
-    assert live == BrokerWarning("7", 321, "bad modify")
+@pytest.mark.parametrize("code", [321, 110])
+def test_321_and_110_reject_a_new_order_but_only_warn_about_a_live_one(code: int) -> None:
+    new = translate_order_error("7", code, "refused", acknowledged=False)
+    live = translate_order_error("7", code, "bad modify", acknowledged=True)
+    assert new == OrderRejected("7", code, "refused")
+    assert live == BrokerWarning("7", code, "bad modify")
 
 
 @pytest.mark.parametrize(
@@ -111,6 +111,13 @@ def test_link_errors(code: int, expected: object) -> None:
     assert translate_link_error(code, "m") == expected
 
 
-def test_a_completed_order_refused_by_tws_reads_as_rejected_not_cancelled() -> None:
-    report = translate_status("0", "Cancelled", order_ref="c-1", reason="Rejected: no margin")
-    assert report == OrderRejected("0", None, "Rejected: no margin", None, "c-1")
+def test_a_completed_order_refused_by_tws_reads_as_rejected_with_its_reason() -> None:
+    # TWS keeps a rejected order as Inactive; completedStatus carries the reason.
+    report = translate_status("0", "Inactive", order_ref="c-1", reason="insufficient margin")
+    assert report == OrderRejected("0", None, "insufficient margin", None, "c-1")
+
+
+def test_a_completed_order_cancelled_by_the_trader_reads_as_cancelled() -> None:
+    # completedStatus of capture 30 (rust-ibapi 2025).
+    report = translate_status("0", "Cancelled", order_ref="c-1", reason="Cancelled by Trader")
+    assert report == CancelConfirmed("0", "Cancelled by Trader", None, None, "c-1")

@@ -100,7 +100,7 @@ class CancelRefused:
 
 @attrs.frozen
 class OrderRejected:
-    """The broker rejected the order (201, 203, 321 on a new order, 103, Inactive)."""
+    """The broker rejected the order (201, 203, 110 or 321 on a new order, 103, Inactive)."""
 
     order_id: str
     code: int | None
@@ -111,7 +111,7 @@ class OrderRejected:
 
 @attrs.frozen
 class BrokerWarning:
-    """A message about the order that changes nothing (399, 110, 2109, 10349, Inactive+locate)."""
+    """A message about the order that changes nothing (399, 2109, 10349, Inactive+locate)."""
 
     order_id: str
     code: int | None

@@ -86,7 +86,9 @@ ERROR_TABLE: Final[dict[int, ErrorMeaning]] = {
     161: ErrorMeaning.CANCEL_REFUSED,  # cancel attempted when order is not in a cancellable state
     # Warnings about a live order: ib_async marks some of these ValidationError or even Cancelled.
     399: ErrorMeaning.WARNING,
-    110: ErrorMeaning.WARNING,
+    # 110: price off the contract's minimum tick. TWS refuses a new order outright; a modify
+    # with such a price leaves the live order as it was.
+    110: ErrorMeaning.REJECT_IF_NEW,
     404: ErrorMeaning.WARNING,  # held for a short-sale locate
     2109: ErrorMeaning.WARNING,
     10349: ErrorMeaning.WARNING,  # "TIF set to DAY" (ib_async #191)
@@ -132,12 +134,11 @@ def translate_status(
     if meaning is StatusMeaning.CANCEL_PENDING:
         return CancelPending(order_id, perm_id, order_ref)
     if meaning is StatusMeaning.CANCELLED:
-        # A completed order that TWS refused comes back "Cancelled", its completedStatus saying
-        # why ("Rejected: ..."): after a reconnect that is the only sign of the reject.
-        if reason.lower().startswith("rejected"):
-            return OrderRejected(order_id, None, reason, perm_id, order_ref)
+        # completedOrder's completedStatus says who cancelled ("Cancelled by Trader", capture 30).
         return CancelConfirmed(order_id, reason or status, None, perm_id, order_ref)
     if meaning is StatusMeaning.INACTIVE:
+        # A rejected order is Inactive (ib_insync #554); after a reconnect its completedOrder
+        # is the only sign of the reject, with TWS's reason as completedStatus.
         if why_held.strip().lower() in LIVE_WHY_HELD:
             return BrokerWarning(order_id, None, f"Inactive, held: {why_held}")
         return OrderRejected(order_id, None, reason or "order is Inactive", perm_id, order_ref)

@@ -95,6 +95,8 @@ class SimOrder:
     last_fill_price: Decimal = Decimal(0)
     #: Set once a stop's trigger price has been crossed; the order then works as MKT or LMT.
     triggered: bool = False
+    #: False until the placement's own matching is over: fills then add liquidity, not take it.
+    rested: bool = False
     #: Placement sequence number: matching visits orders in time priority.
     sequence: int = 0
     completed_time: str = ""
@@ -151,6 +153,11 @@ class SimExecution:
     time: datetime
     commission: Decimal
     commission_currency: str = "USD"
-    exchange: str = "SIM"
+    #: The venue that executed it (ISLAND, IEX...), as real TWS reports it.
+    exchange: str = "ISLAND"
+    #: P&L this fill realized, net of commissions (None: it opened or extended a position).
+    realized_pnl: Decimal | None = None
+    #: 1 added liquidity, 2 removed it (a marketable order: captures 2, 21), 3 routed out.
+    last_liquidity: int = 2
     #: Set on a correction: the execId it replaces.
     corrects: str | None = field(default=None)

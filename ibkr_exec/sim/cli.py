@@ -13,7 +13,7 @@ from typing import Any
 from ibkr_exec.sim.scenario import ScenarioError
 from ibkr_exec.sim.server import FakeTWS
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "port_number", "run"]
 
 
 def _price(text: str) -> tuple[str, Decimal]:
@@ -26,19 +26,22 @@ def _price(text: str) -> tuple[str, Decimal]:
         raise argparse.ArgumentTypeError(f"expected SYMBOL=PRICE, got {text!r}") from None
 
 
-def _port(text: str) -> int:
+def port_number(text: str, *, minimum: int = 0) -> int:
+    """An argparse type: a TCP port from ``minimum`` (0: any free port) to 65535."""
     try:
         port = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {port}")
+    if not minimum <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between {minimum} and 65535, got {port}")
     return port
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ibkr-exec simulate``."""
-    parser.add_argument("--port", type=_port, default=7497, help="port to listen on (0: any free)")
+    parser.add_argument(
+        "--port", type=port_number, default=7497, help="port to listen on (0: any free)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--scenario", help="TOML scenario file (server options, prices, faults)")
     parser.add_argument(

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from ibkr_exec.sim.book import SimContract, SimExecution, SimOrder
+from ibkr_exec.sim.book import OrderTicket, SimContract, SimExecution, SimOrder
 from ibkr_exec.sim.exchange import SimPosition
 from ibkr_exec.sim.protocol import fmt_bool, fmt_decimal
 from ibkr_exec.sim.tz import handshake_time
@@ -41,6 +41,15 @@ __all__ = [
 
 UNSET_DOUBLE = "1.7976931348623157E308"
 UNSET_INTEGER = "2147483647"
+#: Long.MAX_VALUE: completedOrder's parentPermId of an order without a parent (captures 13, 30).
+_NO_PARENT_PERM_ID = "9223372036854775807"
+_ZERO = Decimal(0)
+
+
+def fmt_double(value: Decimal) -> str:
+    """A price as TWS (Java) writes a double: ``196.52``, ``5800.0``, ``0.0``."""
+    text = format(value.normalize(), "f")
+    return text if "." in text else f"{text}.0"
 
 
 def handshake_reply(version: int, now: datetime, zone: ZoneInfo) -> list[str]:
@@ -112,15 +121,34 @@ def account_summary_end(req_id: int) -> list[str]:
     return ["64", "1", str(req_id)]
 
 
-def _contract11(c: SimContract) -> list[str]:
-    # openOrder, completedOrder, execDetails and position omit primaryExchange.
+def _contract11(c: SimContract, exchange: str | None = None) -> list[str]:
+    """The contract as execDetails and position carry it: strike as a double, no right, and the
+    exchange where it happened (the venue, or the primary exchange for a position)."""
     return [
         str(c.con_id),
         c.symbol,
         c.sec_type,
         c.last_trade_date,
-        c.strike,
+        fmt_double(Decimal(c.strike or "0")),
         c.right,
+        c.multiplier,
+        c.exchange if exchange is None else exchange,
+        c.currency,
+        c.local_symbol,
+        c.trading_class,
+    ]
+
+
+def _order_contract11(c: SimContract) -> list[str]:
+    """The contract as openOrder and completedOrder carry it: strike ``0`` and right ``?`` when
+    there is none (captures 0, 13, 19, 30)."""
+    return [
+        str(c.con_id),
+        c.symbol,
+        c.sec_type,
+        c.last_trade_date,
+        c.strike or "0",
+        c.right or "?",
         c.multiplier,
         c.exchange,
         c.currency,
@@ -130,7 +158,12 @@ def _contract11(c: SimContract) -> list[str]:
 
 
 def _price(value: Decimal | None) -> str:
-    return "0" if value is None else fmt_decimal(value)
+    return fmt_double(_ZERO if value is None else value)
+
+
+def _display_size(t: OrderTicket) -> str:
+    # TWS shows "no display size" as Integer.MAX_VALUE (captures 0, 13, 19).
+    return t.display_size if t.display_size not in ("", "0") else UNSET_INTEGER
 
 
 def order_status(order: SimOrder) -> list[str]:
@@ -140,7 +173,7 @@ def order_status(order: SimOrder) -> list[str]:
         str(order.ticket.order_id),
         order.status,
         fmt_decimal(order.filled),
-        "0" if order.status in ("Cancelled", "ApiCancelled") else fmt_decimal(order.remaining),
+        fmt_decimal(order.remaining),  # a cancel keeps the unfilled quantity (capture 8)
         fmt_decimal(order.avg_fill_price),
         str(order.perm_id),
         str(order.ticket.parent_id),
@@ -151,84 +184,95 @@ def order_status(order: SimOrder) -> list[str]:
     ]
 
 
-def open_order(version: int, order: SimOrder) -> list[str]:
-    """openOrder for a plain (non-combo, non-algo, unconditioned) order, as TWS writes it."""
+def open_order(version: int, order: SimOrder, commission: Decimal | None = None) -> list[str]:
+    """openOrder for a plain (non-combo, non-algo, unconditioned) order, as TWS writes it: the
+    values TWS fills in (tif DAY, displaySize 2147483647, ocaType 3, clearingIntent IB, the
+    sharesAllocation note...) are those of captures 0 and 19. ``commission`` is set on the second
+    openOrder TWS sends after the final fill (capture 5)."""
     t = order.ticket
-    fields = ["5", str(t.order_id), *_contract11(t.contract)]
+    fields = ["5", str(t.order_id), *_order_contract11(t.contract)]
     fields += [
         t.action, fmt_decimal(t.quantity), t.order_type, _price(t.limit_price), _price(t.aux_price),
-        t.tif, t.oca_group, t.account, t.open_close, t.origin, t.order_ref,
+        t.tif or "DAY", t.oca_group, t.account, t.open_close, t.origin, t.order_ref,
         str(order.client_id), str(order.perm_id), fmt_bool(t.outside_rth), fmt_bool(t.hidden),
-        "0", t.good_after_time, "",  # discretionaryAmt, goodAfterTime, sharesAllocation
+        "0", t.good_after_time,  # discretionaryAmt, goodAfterTime
+        f"{order.perm_id}.0/{t.account}/{fmt_decimal(t.quantity)}",  # sharesAllocation
         "", "", "",  # faGroup, faMethod, faPercentage
     ]  # fmt: skip
     if version < 177:
         fields.append("")  # faProfile
     fields += [
-        t.model_code, t.good_till_date, t.rule80a, UNSET_DOUBLE, "", "0", "", "-1",
-        "0", UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE,
-        t.display_size or "0", fmt_bool(t.block_order), fmt_bool(t.sweep_to_fill),
-        fmt_bool(t.all_or_none), t.min_qty or UNSET_INTEGER, t.oca_type or "0", "0", "0",
-        UNSET_DOUBLE, str(t.parent_id), t.trigger_method or "0", UNSET_DOUBLE, "0",
+        t.model_code, t.good_till_date, t.rule80a, "", "", "0", "", "-1",
+        "0", "", "", "", "", "",
+        _display_size(t), fmt_bool(t.block_order), fmt_bool(t.sweep_to_fill),
+        fmt_bool(t.all_or_none), t.min_qty, t.oca_type if t.oca_type not in ("", "0") else "3",
+        "0", "0", "", str(t.parent_id), t.trigger_method or "0", "", "0",
         # deltaNeutralOrderType: TWS writes "None", which makes every decoder read 8 more fields.
-        "None", UNSET_DOUBLE, "0", "", "", "", "", "0", "0", "",
-        "0", "0", UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_INTEGER, "",
+        "None", "", "0", "", "", "", "?", "0", "0", "",
+        "0", "0", "", "", "", "", "",
         "0", "0", "0",  # combo legs, order combo legs, smart combo routing params
-        UNSET_INTEGER, UNSET_INTEGER, UNSET_DOUBLE,  # scale init/subs level size, price increment
+        UNSET_INTEGER, UNSET_INTEGER, "",  # scale init/subs level size, price increment
         "",  # hedgeType
-        "0", "", "", "0", "0",  # optOutSmartRouting, clearing account/intent, notHeld, dnc
+        "0", "", "IB", "0", "0",  # optOutSmartRouting, clearing account/intent, notHeld, dnc
         "",  # algoStrategy
         "0", fmt_bool(t.what_if), order.status,
-        "", "", "", "", "", "", "", "", "",  # margin before/change/after
-        UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, "", "",  # commission, min, max, ccy, warning
+        *[UNSET_DOUBLE] * 9,  # margin before/change/after
+        # commission, min, max, currency, warning
+        "" if commission is None else fmt_double(commission), "", "",
+        "" if commission is None else "USD", "",
         "0", "0",  # randomizeSize, randomizePrice
         "0",  # numConditions
-        "", UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE,
-        "0", "", "", "", t.cash_qty or UNSET_DOUBLE, "0", "0", "0", "0",
+        "None", UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE,
+        "0", "", "", "", t.cash_qty or "0", "1", "0", "0", "0",
     ]  # fmt: skip
     if version >= 159:
-        fields.append(UNSET_INTEGER)  # duration
+        fields.append("")  # duration
     if version >= 160:
-        fields.append(UNSET_INTEGER)  # postToAts
+        fields.append("")  # postToAts
     if version >= 162:
         fields.append("0")  # autoCancelParent
     if version >= 170:
-        fields += [UNSET_INTEGER, UNSET_INTEGER, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE]
+        # minTradeQty, minCompeteSize, competeAgainstBestOffset, midOffsetAtWhole, ...AtHalf
+        fields += ["", "100", "0.02", "", ""]
     return fields
 
 
 def completed_order(version: int, order: SimOrder) -> list[str]:
-    """completedOrder: no orderId and no clientId; the client keys it by permId."""
+    """completedOrder: no orderId and no clientId; the client keys it by permId. Values as in
+    captures 13 and 30: parentPermId 9223372036854775807 when unset, the shareholder note,
+    completedTime in TWS's zone, completedStatus in TWS's words."""
     t = order.ticket
-    fields = ["101", *_contract11(t.contract)]
+    fields = ["101", *_order_contract11(t.contract)]
     fields += [
         t.action, fmt_decimal(t.quantity), t.order_type, _price(t.limit_price), _price(t.aux_price),
-        t.tif, t.oca_group, t.account, t.open_close, t.origin, t.order_ref, str(order.perm_id),
-        fmt_bool(t.outside_rth), fmt_bool(t.hidden), "0", t.good_after_time, "", "", "",
+        t.tif or "DAY", t.oca_group, t.account, t.open_close, t.origin, t.order_ref,
+        str(order.perm_id), fmt_bool(t.outside_rth), fmt_bool(t.hidden), "0", t.good_after_time,
+        "", "", "",
     ]  # fmt: skip
     if version < 177:
         fields.append("")  # faProfile
     fields += [
-        t.model_code, t.good_till_date, t.rule80a, UNSET_DOUBLE, "", "0", "", "-1",
-        UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE,
-        t.display_size or "0", fmt_bool(t.sweep_to_fill), fmt_bool(t.all_or_none),
-        t.min_qty or UNSET_INTEGER, t.oca_type or "0", t.trigger_method or "0",
-        UNSET_DOUBLE, "0",
-        "None", UNSET_DOUBLE, "0", "0", "0", "",  # deltaNeutral type, aux, conId, short sale...
-        "0", "0", UNSET_DOUBLE, UNSET_DOUBLE, "",
+        t.model_code, t.good_till_date, t.rule80a, "", "", "0", "", "-1",
+        "", "", "", "", "",
+        _display_size(t), fmt_bool(t.sweep_to_fill), fmt_bool(t.all_or_none),
+        t.min_qty, t.oca_type if t.oca_type not in ("", "0") else "3", t.trigger_method or "0",
+        "", "0",
+        "None", "", "0", "0", "0", "",  # deltaNeutral type, aux, conId, short sale...
+        "0", "0", "", "", "",
         "0", "0", "0",
-        UNSET_INTEGER, UNSET_INTEGER, UNSET_DOUBLE,
+        UNSET_INTEGER, UNSET_INTEGER, "",
         "",  # hedgeType
-        "", "", "0", "0",  # clearing account/intent, notHeld, dnc present
+        "", "IB", "0", "0",  # clearing account/intent, notHeld, dnc present
         "",  # algoStrategy
         "0", order.status, "0", "0",
         "0",  # numConditions
-        UNSET_DOUBLE, UNSET_DOUBLE, t.cash_qty or UNSET_DOUBLE, "0", "0", "",
-        fmt_decimal(order.filled), "0", "0", "", "0", "0", "0",
+        UNSET_DOUBLE, UNSET_DOUBLE, t.cash_qty or "0", "1", "0", "",
+        fmt_decimal(order.filled), UNSET_INTEGER, "0",
+        "Not an insider or substantial shareholder", "0", "0", _NO_PARENT_PERM_ID,
         order.completed_time, order.completed_status,
     ]  # fmt: skip
     if version >= 170:
-        fields += [UNSET_INTEGER, UNSET_INTEGER, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE]
+        fields += ["", "", "", "", ""]
     return fields
 
 
@@ -239,24 +283,24 @@ def exec_details(version: int, req_id: int, ex: SimExecution, time_text: str) ->
         "11",
         str(req_id),
         str(ex.order_id),
-        *_contract11(ex.contract),
+        *_contract11(ex.contract, ex.exchange),
         ex.exec_id,
         time_text,
         ex.account,
         ex.exchange,
         ex.side,
         fmt_decimal(ex.shares),
-        fmt_decimal(ex.price),
+        fmt_double(ex.price),
         str(ex.perm_id),
         str(ex.client_id),
         "0",
         fmt_decimal(ex.cum_qty),
-        fmt_decimal(ex.avg_price),
+        fmt_double(ex.avg_price),
         ex.order_ref,
-        "",
-        "",
-        "",
-        "1",
+        "",  # evRule
+        "",  # evMultiplier
+        "",  # modelCode
+        str(ex.last_liquidity),
     ]
     if version >= 178:
         fields.append("0")  # pendingPriceRevision
@@ -264,14 +308,15 @@ def exec_details(version: int, req_id: int, ex: SimExecution, time_text: str) ->
 
 
 def commission_report(ex: SimExecution) -> list[str]:
-    """commissionReport: exactly eight fields; realized P&L and yield unset, as TWS sends them."""
+    """commissionReport: exactly eight fields (capture 6); realized P&L only on a fill that
+    closes a position, yield unset."""
     return [
         "59",
         "1",
         ex.exec_id,
-        fmt_decimal(ex.commission),
+        fmt_double(ex.commission),
         ex.commission_currency,
-        UNSET_DOUBLE,
+        UNSET_DOUBLE if ex.realized_pnl is None else fmt_double(ex.realized_pnl),
         UNSET_DOUBLE,
         "",
     ]
@@ -283,7 +328,7 @@ def position(pos: SimPosition) -> list[str]:
         "61",
         "3",
         pos.account,
-        *_contract11(pos.contract),
+        *_contract11(pos.contract, pos.contract.primary_exchange or pos.contract.exchange),
         fmt_decimal(pos.quantity),
-        fmt_decimal(pos.avg_cost),
+        fmt_double(pos.avg_cost),
     ]

@@ -42,6 +42,25 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _filled_text(order: SimOrder) -> str:
+    """completedStatus of a filled order, as TWS words it: ``Filled Size: 100`` (capture 13)."""
+    return f"Filled Size: {order.filled:f}"
+
+
+def _complete_contract(contract: SimContract) -> None:
+    """Fill in what TWS fills in for a contract the client named by symbol: conId, localSymbol,
+    tradingClass and primary exchange (captures 0, 15, 19: ``TSLA``, ``NMS``, ``NASDAQ``)."""
+    if contract.con_id == 0:
+        contract.con_id = conid_for(contract.symbol)
+    if not contract.local_symbol:
+        contract.local_symbol = contract.symbol
+    if contract.sec_type == "STK":
+        if not contract.trading_class:
+            contract.trading_class = "NMS"
+        if not contract.primary_exchange:
+            contract.primary_exchange = "NASDAQ"
+
+
 def conid_for(symbol: str) -> int:
     """A stable contract id for a symbol, the same in every run (TWS always reports a conId)."""
     return zlib.crc32(symbol.encode()) % 900_000_000 + 100_000
@@ -72,17 +91,33 @@ class SimPosition:
     quantity: Decimal = _ZERO
     avg_cost: Decimal = _ZERO
 
-    def apply(self, signed_qty: Decimal, price: Decimal) -> None:
-        """Book a fill: extend at a blended cost, reduce at the same cost, flip at the fill."""
+    def apply(
+        self, signed_qty: Decimal, price: Decimal, commission: Decimal = _ZERO
+    ) -> Decimal | None:
+        """Book a fill and return the P&L it realizes (None when it only opens or extends).
+
+        As at IB, the average cost includes commission (capture 15 and the README of
+        shared/reference/real-tws): a buy costs ``price + commission/qty`` a share, and a
+        closing fill realizes ``(fill - avg_cost) * qty - commission`` (signed for shorts).
+        """
         held = self.quantity
         new = held + signed_qty
+        qty = abs(signed_qty)
+        # What one share of this fill costs (buy) or brings (sell), commission included.
+        net = price + commission / qty if signed_qty > 0 else price - commission / qty
+        realized: Decimal | None = None
         if held == 0 or (held > 0) == (signed_qty > 0):
-            self.avg_cost = (abs(held) * self.avg_cost + abs(signed_qty) * price) / abs(new)
-        elif new == 0:
-            self.avg_cost = _ZERO
-        elif (new > 0) != (held > 0):
-            self.avg_cost = price
+            self.avg_cost = (abs(held) * self.avg_cost + qty * net) / abs(new)
+        else:
+            closed = min(qty, abs(held))
+            per_share = price - self.avg_cost if held > 0 else self.avg_cost - price
+            realized = per_share * closed - commission
+            if new == 0:
+                self.avg_cost = _ZERO
+            elif (new > 0) != (held > 0):
+                self.avg_cost = net
         self.quantity = new
+        return realized
 
 
 class Exchange:
@@ -101,6 +136,12 @@ class Exchange:
     ) -> None:
         self.listener = listener
         self.clock = clock
+        #: The venue execDetails names (real TWS names the venue, never SMART: captures 2, 21).
+        self.venue = "ISLAND"
+        #: Old behaviour on demand: acknowledge PreSubmitted then Submitted.
+        self.acknowledge_twice = False
+        #: Old behaviour on demand: PendingCancel before every Cancelled.
+        self.pending_cancel = False
         #: TWS's own time zone: completed orders carry their time in it.
         self.zone = zone if zone is not None else ZoneInfo(DEFAULT_TWS_ZONE)
         self.max_fill_size = max_fill_size
@@ -158,23 +199,40 @@ class Exchange:
     # -- order lifecycle --------------------------------------------------------------------------
 
     def accept(self, client_id: int, ticket: OrderTicket, *, match: bool = True) -> SimOrder:
-        """Book a new order: PreSubmitted, then Submitted (stops stay PreSubmitted), then match
-        (with ``auto_match``, unless ``match=False``)."""
-        order = self._book(client_id, ticket, "PreSubmitted")
-        self._working.setdefault(order.symbol, {})[order.perm_id] = order
-        self.listener.order_changed(order, with_open_order=True)
-        if not ticket.order_type.startswith("STP"):
-            order.status = "Submitted"
+        """Book a new order and acknowledge it once, then match it (with ``auto_match``, unless
+        ``match=False``).
+
+        As at real TWS, the one acknowledgement is PreSubmitted for an order that is held or not
+        yet triggered (a stop; a US stock market order, which TWS holds until it routes it) and
+        Submitted for an order resting at the exchange (captures 0, 19 and the README of
+        shared/reference/real-tws). With ``acknowledge_twice`` the old PreSubmitted-then-Submitted
+        pair is sent instead.
+        """
+        held = ticket.order_type.startswith("STP") or (
+            ticket.order_type == "MKT" and ticket.contract.sec_type == "STK"
+        )
+        if self.acknowledge_twice:
+            order = self._book(client_id, ticket, "PreSubmitted")
+            self._working.setdefault(order.symbol, {})[order.perm_id] = order
+            self.listener.order_changed(order, with_open_order=True)
+            if not ticket.order_type.startswith("STP"):
+                order.status = "Submitted"
+                self.listener.order_changed(order, with_open_order=True)
+        else:
+            order = self._book(client_id, ticket, "PreSubmitted" if held else "Submitted")
+            self._working.setdefault(order.symbol, {})[order.perm_id] = order
             self.listener.order_changed(order, with_open_order=True)
         if match and self.auto_match:
             self._match_order(order)
+        order.rested = True  # later fills add liquidity; those at placement took it
         return order
 
     def reject(self, client_id: int, ticket: OrderTicket, reason: str) -> SimOrder:
-        """Record a refused placement; its id counts as used, as at TWS."""
-        order = self._book(client_id, ticket, "Cancelled")
+        """Record a refused placement as TWS does: Inactive, its reason as completedStatus. Its id
+        counts as used."""
+        order = self._book(client_id, ticket, "Inactive")
         order.reject_reason = reason
-        self._complete(order, "Cancelled", f"Rejected: {reason}")
+        self._complete(order, "Inactive", reason)
         return order
 
     def amend(self, order: SimOrder, ticket: OrderTicket) -> None:
@@ -184,23 +242,26 @@ class Exchange:
         order.ticket = replace(ticket, contract=order.ticket.contract)
         self.listener.order_changed(order, with_open_order=True)
         if order.remaining <= 0:
-            self._complete(order, "Filled", "Filled")
+            self._complete(order, "Filled", _filled_text(order))
             self.listener.order_changed(order, with_open_order=True)
         elif self.auto_match:
             self._match_order(order)
 
-    def cancel(self, order: SimOrder, *, status: str = "Cancelled") -> None:
-        """Cancel a working order: PendingCancel, then the final status."""
-        order.status = "PendingCancel"
-        self.listener.order_changed(order, with_open_order=False)
-        self._complete(order, status, status)
+    def cancel(self, order: SimOrder, *, by: str = "Trader") -> None:
+        """Cancel a working order: orderStatus Cancelled, ``remaining`` the unfilled quantity
+        (capture 8). With ``pending_cancel``, PendingCancel comes first (no capture shows it)."""
+        if self.pending_cancel:
+            order.status = "PendingCancel"
+            self.listener.order_changed(order, with_open_order=False)
+        self._complete(order, "Cancelled", f"Cancelled by {by}")
         self.listener.order_changed(order, with_open_order=False)
 
     def deactivate(self, order: SimOrder, reason: str) -> None:
-        """IB withdrawing an order it had accepted (a failed margin re-check, say): Inactive."""
+        """IB withdrawing an order it had accepted (a failed margin re-check, say): openOrder and
+        orderStatus Inactive (ib_insync issue 554)."""
         order.reject_reason = reason
-        self._complete(order, "Inactive", f"Rejected: {reason}")
-        self.listener.order_changed(order, with_open_order=False)
+        self._complete(order, "Inactive", reason)
+        self.listener.order_changed(order, with_open_order=True)
 
     def _book(self, client_id: int, ticket: OrderTicket, status: str) -> SimOrder:
         self._sequence += 1
@@ -211,8 +272,7 @@ class Exchange:
             status=status,
             sequence=self._sequence,
         )
-        if ticket.contract.con_id == 0:
-            ticket.contract.con_id = conid_for(ticket.contract.symbol)
+        _complete_contract(ticket.contract)
         self.orders[order.perm_id] = order
         self._by_client_key[(client_id, ticket.order_id)] = order
         if ticket.order_ref:
@@ -246,6 +306,17 @@ class Exchange:
             for order in list(book.values()):
                 done.extend(self._match_order(order))
         return done
+
+    def order_commission(self, order: SimOrder) -> Decimal:
+        """The commission of every execution of ``order`` so far (corrections excluded)."""
+        return sum(
+            (
+                e.commission
+                for e in self.executions
+                if e.perm_id == order.perm_id and not e.corrects
+            ),
+            _ZERO,
+        )
 
     def fill_next(self, order: SimOrder | None = None) -> SimExecution | None:
         """Fill one chunk (at most max_fill_size) of ``order``, or of the oldest eligible order."""
@@ -341,7 +412,7 @@ class Exchange:
         order.filled = filled
         order.last_fill_price = price
         if filled >= ticket.quantity:
-            self._complete(order, "Filled", "Filled")
+            self._complete(order, "Filled", _filled_text(order))
         elif order.status != "PendingCancel":
             order.status = "Submitted"
         serial = len(self.executions)
@@ -360,13 +431,19 @@ class Exchange:
             avg_price=order.avg_fill_price,
             time=self.clock(),
             commission=max(shares * self.commission_per_share, self.min_commission),
+            exchange=self.venue,
+            last_liquidity=1 if order.rested else 2,
         )
-        self.executions.append(execution)
         key = (ticket.account, ticket.contract.symbol)
         position = self.positions.get(key)
         if position is None:
             position = self.positions[key] = SimPosition(ticket.account, ticket.contract)
-        position.apply(shares if ticket.action == "BUY" else -shares, price)
+        realized = position.apply(
+            shares if ticket.action == "BUY" else -shares, price, execution.commission
+        )
+        if realized is not None:
+            execution = replace(execution, realized_pnl=realized)
+        self.executions.append(execution)
         self.listener.order_filled(order, execution)
         self.listener.position_changed(position)
         return execution

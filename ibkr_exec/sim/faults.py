@@ -60,11 +60,12 @@ REQUESTS: Final = frozenset(
 )
 
 #: Codes TWS sends as warnings: the order goes ahead after them.
-WARNING_CODES: Final = frozenset({105, 110, 165, 321, 329, 399, 404, 434, 492, 2109, 10167})
+WARNING_CODES: Final = frozenset({105, 165, 321, 329, 399, 404, 434, 492, 2109, 10167})
 
 #: TWS's wording for the codes the simulator sends; ``{order_id}``/``{state}`` are filled in.
 ERROR_TEXT: Final[dict[int, str]] = {
     103: "Duplicate order id",
+    110: "The price does not conform to the minimum price variation for this contract.",
     161: "Cancel attempted when order is not in a cancellable state. Order permId ={perm_id}",
     201: "Order rejected - reason:{reason}",
     202: "Order Canceled - reason:{reason}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +16,7 @@ from ibkr_exec.sim import encode
 from ibkr_exec.sim.book import SUPPORTED_ORDER_TYPES, OrderTicket, SimExecution, SimOrder
 from ibkr_exec.sim.decode import parse_place_order
 from ibkr_exec.sim.exchange import Exchange, SimPosition, utc_now
-from ibkr_exec.sim.faults import WARNING_CODES, FaultPlan, InjectedError
+from ibkr_exec.sim.faults import ERROR_TEXT, WARNING_CODES, FaultPlan, InjectedError
 from ibkr_exec.sim.faults_api import FaultMethods
 from ibkr_exec.sim.protocol import BROKEN_SERVER_VERSION, MAX_SERVER_VERSION, MIN_SERVER_VERSION
 from ibkr_exec.sim.session import ClientSession
@@ -25,6 +25,8 @@ from ibkr_exec.sim.tz import DEFAULT_TWS_ZONE, ExecTimeStyle, exec_time, load_zo
 __all__ = ["FakeTWS"]
 
 Predicate = Callable[[], bool]
+#: US stocks above $1 trade in cents; other instruments get theirs through ``min_ticks``.
+_DEFAULT_MIN_TICK = Decimal("0.01")
 
 
 class FakeTWS(FaultMethods):
@@ -54,6 +56,10 @@ class FakeTWS(FaultMethods):
         min_commission: Decimal = Decimal("1.00"),
         timezone: str = DEFAULT_TWS_ZONE,
         exec_time_style: ExecTimeStyle = "space",
+        repeat_filled_status: bool = True,
+        pending_cancel: bool = False,
+        acknowledge_twice: bool = False,
+        min_ticks: Mapping[str, Decimal | int | str] | None = None,
     ) -> None:
         if not MIN_SERVER_VERSION <= server_version <= MAX_SERVER_VERSION:
             raise ValueError(
@@ -85,6 +91,13 @@ class FakeTWS(FaultMethods):
             min_commission=min_commission,
             zone=self.zone,
         )
+        #: Send orderStatus Filled a second time after the final fill, as real TWS often does.
+        self.repeat_filled_status = repeat_filled_status
+        self.exchange.pending_cancel = pending_cancel
+        self.exchange.acknowledge_twice = acknowledge_twice
+        self._min_ticks: dict[str, Decimal] = {}
+        for symbol, tick in (min_ticks or {}).items():
+            self.set_min_tick(symbol, tick)
         self.placements_received = 0
         self._server: asyncio.Server | None = None
         self._sessions: set[ClientSession] = set()
@@ -156,6 +169,24 @@ class FakeTWS(FaultMethods):
     @max_fill_size.setter
     def max_fill_size(self, value: Decimal | int | None) -> None:
         self.exchange.max_fill_size = None if value is None else Decimal(value)
+
+    @property
+    def pending_cancel(self) -> bool:
+        """Send PendingCancel before Cancelled (no real capture shows it; off by default)."""
+        return self.exchange.pending_cancel
+
+    @pending_cancel.setter
+    def pending_cancel(self, value: bool) -> None:
+        self.exchange.pending_cancel = value
+
+    @property
+    def acknowledge_twice(self) -> bool:
+        """Acknowledge PreSubmitted then Submitted (the old simulator; off by default)."""
+        return self.exchange.acknowledge_twice
+
+    @acknowledge_twice.setter
+    def acknowledge_twice(self, value: bool) -> None:
+        self.exchange.acknowledge_twice = value
 
     @property
     def auto_match(self) -> bool:
@@ -327,17 +358,27 @@ class FakeTWS(FaultMethods):
         if reason is None and injected is not None and injected.code not in WARNING_CODES:
             if injected.code == 202:
                 order = exchange.accept(client_id, ticket, match=False)
-                self._cancel_order(order, injected.message or "")
+                self._cancel_order(order, injected.message or "", by="System")
                 return
             reason = injected.message or "simulated rejection"
             if injected.code != 201:
                 session.send_error(ticket.order_id, injected.code, reason)
-                exchange.reject(client_id, ticket, reason)
+                if existing is None:
+                    exchange.reject(client_id, ticket, reason)
                 return
-        if reason is not None:
+        if reason is None and self._off_tick(ticket):
+            # Real TWS refuses the order outright (error 110); nothing else is sent about it.
+            session.send_error(ticket.order_id, 110)
             if existing is None:
-                exchange.reject(client_id, ticket, reason)
+                exchange.reject(client_id, ticket, ERROR_TEXT[110])
+            return
+        if reason is not None:
+            # Error 201, then openOrder and orderStatus Inactive (ib_insync issue 554). A refused
+            # modification leaves the working order as it was.
             session.send_error(ticket.order_id, 201, reason=reason)
+            if existing is None:
+                order = exchange.reject(client_id, ticket, reason)
+                self.order_changed(order, with_open_order=True)
             return
         if injected is not None:
             session.send_error(ticket.order_id, injected.code, injected.message)
@@ -364,6 +405,24 @@ class FakeTWS(FaultMethods):
         if existing is not None and ticket.quantity < existing.filled:
             return "quantity is below the quantity already filled"
         return None
+
+    def min_tick(self, symbol: str) -> Decimal:
+        """The smallest price step of ``symbol`` (default 0.01, as for US stocks above $1)."""
+        return self._min_ticks.get(symbol, _DEFAULT_MIN_TICK)
+
+    def set_min_tick(self, symbol: str, tick: Decimal | int | str) -> None:
+        """Set ``symbol``'s minimum price variation; a price off it gets error 110."""
+        value = Decimal(tick)
+        if value <= 0:
+            raise ValueError(f"min tick of {symbol} must be positive, got {tick!r}")
+        self._min_ticks[symbol] = value
+
+    def _off_tick(self, ticket: OrderTicket) -> bool:
+        tick = self.min_tick(ticket.contract.symbol)
+        return any(
+            price is not None and price % tick != 0
+            for price in (ticket.limit_price, ticket.aux_price)
+        )
 
     def _cancel(self, session: ClientSession, client_id: int, order_id: int) -> None:
         try:
@@ -392,8 +451,8 @@ class FakeTWS(FaultMethods):
         state = order.status if order is not None else "Unknown"
         session.send_error(order_id, fault.code, fault.message, order_id=order_id, state=state)
 
-    def _cancel_order(self, order: SimOrder, reason: str) -> None:
-        self.exchange.cancel(order)
+    def _cancel_order(self, order: SimOrder, reason: str, *, by: str = "Trader") -> None:
+        self.exchange.cancel(order, by=by)
         session = self._clients.get(order.client_id)
         if session is not None:
             session.send_error(order.order_id, 202, reason=reason)
@@ -430,15 +489,26 @@ class FakeTWS(FaultMethods):
         self._changed()
 
     def order_filled(self, order: SimOrder, execution: SimExecution) -> None:
-        """execDetails, openOrder (final fill only), orderStatus, then commissionReport."""
+        """What real TWS sends for an execution (captures 2-6, 21-23).
+
+        The final fill: execDetails, openOrder Filled, orderStatus Filled, a second openOrder
+        Filled carrying the order's commission, orderStatus Filled again (with
+        ``repeat_filled_status``), then commissionReport. A partial fill: execDetails,
+        orderStatus Submitted with the quantity so far, commissionReport.
+        """
         session = self._clients.get(order.client_id)
         if session is not None:
-            session.send(
-                encode.exec_details(session.version, -1, execution, self.exec_time(execution))
-            )
+            version = session.version
+            session.send(encode.exec_details(version, -1, execution, self.exec_time(execution)))
             if order.is_done:
-                session.send(encode.open_order(session.version, order))
-            session.send(encode.order_status(order))
+                session.send(encode.open_order(version, order))
+                session.send(encode.order_status(order))
+                commission = self.exchange.order_commission(order)
+                session.send(encode.open_order(version, order, commission=commission))
+                if self.repeat_filled_status:
+                    session.send(encode.order_status(order))
+            else:
+                session.send(encode.order_status(order))
             session.send(encode.commission_report(execution))
         self._changed()
 

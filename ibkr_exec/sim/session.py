@@ -93,7 +93,7 @@ class ClientSession(asyncio.Protocol):
     def send(self, fields: list[str]) -> None:
         """Queue a message, applying any armed message fault first."""
         plan = self.tws.plan
-        if not plan.shapes_messages:
+        if not plan.shapes_messages and not self._held:
             self._enqueue(fields)
             return
         msg_id = fields[0]

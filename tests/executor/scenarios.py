@@ -438,7 +438,7 @@ async def edge_cancel_before_ack_refused(run: Run) -> None:
 async def edge_fill_before_ack(run: Run) -> None:
     """Execution first: PENDING -> PARTIAL, then the late acknowledgement PARTIAL -> PARTIAL."""
     run.tws.auto_match = False
-    # TWS sends openOrder and orderStatus for PreSubmitted and again for Submitted: hold them all.
+    # Hold the acknowledgement (openOrder and orderStatus) until the execution has arrived.
     run.tws.reorder_messages("openOrder", after="execDetails", count=None)
     run.tws.reorder_messages("orderStatus", after="execDetails", count=None)
     task = await _submit_in_background(run, _limit(run, "150"))
@@ -484,14 +484,14 @@ async def edge_cancel_refused_while_submitted(run: Run) -> None:
 async def edge_broker_cancels_working_orders(run: Run) -> None:
     """IB cancels on its own: SUBMITTED -> PENDING_CANCEL (PendingCancel) -> CANCELLED."""
     await run.submit(_limit(run, "100"))
+    run.tws.pending_cancel = True  # real TWS rarely shows PendingCancel: ask for it
     run.tws.cancel_all()
     await run.until(lambda o: o.status is OrderStatus.CANCELLED)
 
 
 async def edge_broker_cancels_without_pending(run: Run) -> None:
-    """Cancelled with no PendingCancel first: SUBMITTED -> CANCELLED."""
+    """Cancelled with no PendingCancel first (real TWS): SUBMITTED -> CANCELLED."""
     await run.submit(_limit(run, "100"))
-    run.tws.drop_messages("orderStatus")  # the PendingCancel status
     run.tws.cancel_all()
     await run.until(lambda o: o.status is OrderStatus.CANCELLED)
 
@@ -502,6 +502,7 @@ async def edge_broker_cancels_partial(run: Run) -> None:
     await run.submit(_limit(run, "150"))
     run.tws.fill(run.cid, Decimal("40"))
     await run.until(lambda o: o.filled_quantity == 40)
+    run.tws.pending_cancel = True
     run.tws.cancel_all()
     await run.until(lambda o: o.status is OrderStatus.CANCELLED)
 
@@ -512,7 +513,6 @@ async def edge_broker_cancels_partial_without_pending(run: Run) -> None:
     await run.submit(_limit(run, "150"))
     run.tws.fill(run.cid, Decimal("40"))
     await run.until(lambda o: o.filled_quantity == 40)
-    run.tws.drop_messages("orderStatus")
     run.tws.cancel_all()
     await run.until(lambda o: o.status is OrderStatus.CANCELLED)
 
@@ -520,7 +520,8 @@ async def edge_broker_cancels_partial_without_pending(run: Run) -> None:
 async def edge_broker_cancels_before_ack(run: Run) -> None:
     """No acknowledgement ever arrives: PENDING -> PENDING_CANCEL (PendingCancel) -> CANCELLED."""
     run.tws.drop_messages("openOrder", count=None)
-    run.tws.drop_messages("orderStatus", count=2)  # PreSubmitted, Submitted
+    run.tws.drop_messages("orderStatus", count=1)  # the acknowledgement (Submitted)
+    run.tws.pending_cancel = True
     task = await _submit_in_background(run, _limit(run, "100"))
     run.tws.cancel_all()
     await task
@@ -530,10 +531,19 @@ async def edge_broker_cancels_before_ack(run: Run) -> None:
 async def edge_broker_cancels_before_ack_directly(run: Run) -> None:
     """PENDING -> CANCELLED: neither the acknowledgement nor PendingCancel arrives."""
     run.tws.drop_messages("openOrder", count=None)
-    run.tws.drop_messages("orderStatus", count=3)  # PreSubmitted, Submitted, PendingCancel
+    run.tws.drop_messages("orderStatus", count=1)  # the acknowledgement (Submitted)
     task = await _submit_in_background(run, _limit(run, "100"))
     run.tws.cancel_all()
     await task
+    await run.until(lambda o: o.status is OrderStatus.CANCELLED)
+
+
+async def edge_cancel_shows_pending_first(run: Run) -> None:
+    """Our cancel, then IB's PendingCancel (asked for: real TWS seldom sends it):
+    PENDING_CANCEL -> PENDING_CANCEL -> CANCELLED."""
+    await run.submit(_limit(run, "100"))
+    run.tws.pending_cancel = True
+    await run.cancel()
     await run.until(lambda o: o.status is OrderStatus.CANCELLED)
 
 

@@ -27,8 +27,9 @@ async def test_market_order_without_a_price_works_until_one_is_set(
     fake_tws: FakeTWS, ib: IB
 ) -> None:
     trade = ib.placeOrder(AAPL, MarketOrder("BUY", 10))
-    await fake_tws.wait_for_status(trade.order.orderId, "Submitted")
-    await until(ib, lambda: trade.orderStatus.status == "Submitted")
+    # A US stock market order is held by TWS until it can route it: PreSubmitted (capture 19).
+    await fake_tws.wait_for_status(trade.order.orderId, "PreSubmitted")
+    await until(ib, lambda: trade.orderStatus.status == "PreSubmitted")
     fake_tws.set_price("AAPL", 99)
     await asyncio.wait_for(trade.filledEvent, 2)
     assert trade.orderStatus.avgFillPrice == 99
@@ -127,7 +128,10 @@ async def test_order_with_an_unknown_account_is_rejected_with_201_and_a_reason(
     await asyncio.wait_for(trade.cancelledEvent, 2)
     assert received[-1][1] == 201
     assert "U999" in received[-1][2]
-    assert trade.log[-1].errorCode == 201
+    assert trade.log[1].errorCode == 201
+    # Then openOrder and orderStatus Inactive, as real TWS sends them (ib_insync issue 554).
+    await until(ib, lambda: trade.orderStatus.status == "Inactive")
+    assert fake_tws.order(trade.order.orderId).status == "Inactive"
 
 
 async def test_modifying_a_working_order_amends_it_in_place(fake_tws: FakeTWS, ib: IB) -> None:
