@@ -33,10 +33,12 @@ from ibkr_exec.connection_manager import IBKRConnectionManager
 from ibkr_exec.errors import (
     AckTimeoutError,
     DuplicateOrderError,
+    JournalError,
     NotConnectedError,
     OrderRejectedError,
     ReadOnlyError,
     RiskCheckError,
+    UnknownOrderError,
 )
 from ibkr_exec.events import ConnectionEventHandler, OrderEventHandler
 from ibkr_exec.models import Fill, Order, OrderRequest, OrderStatus, Position
@@ -158,27 +160,32 @@ class IBKROrderExecutor:
 
     # -- orders ---------------------------------------------------------------------------------
 
-    async def submit_order(self, request: OrderRequest) -> Order:
+    async def submit_order(self, request: OrderRequest, *, timeout: float | None = None) -> Order:
         """Send ``request`` and return the acknowledged Order.
 
+        ``timeout`` (seconds; None: the settings' ``timeout_seconds``) bounds each wait: for
+        the link to be READY, then for IB's acknowledgement.
         Raises ReadOnlyError, DuplicateOrderError, RiskCheckError (nothing sent),
         NotConnectedError (not READY within the timeout), AckTimeoutError (sent, not
-        acknowledged in time: the order stays tracked and reconciliation settles it) and
-        OrderRejectedError (IB's code and reason).
+        acknowledged in time: the order stays tracked and reconciliation settles it),
+        OrderRejectedError (IB's code and reason) and JournalError (the journal cannot be
+        written, so nothing was sent: docs/journal.md, "Fail closed").
         """
         if not isinstance(request, OrderRequest):
             raise TypeError(f"submit_order takes an OrderRequest, got {type(request).__name__}")
         conn = self.connection.actor()
         settings = self.connection.settings
+        wait = settings.timeout_seconds if timeout is None else timeout
         cid = request.client_order_id or f"{self._prefix}-{uuid.uuid4().hex[:20]}"
         if settings.readonly:
             raise ReadOnlyError(f"connection is read-only: order {cid!r} not sent")
         if cid in self._reserved or conn.order_actor(cid) is not None:
             raise DuplicateOrderError(f"client_order_id {cid!r} was already submitted")
+        self._check_journal(cid)
         self._reserved.add(cid)
         try:
             await self._check_risk(request, cid)
-            await conn.wait_ready(settings.timeout_seconds)
+            await conn.wait_ready(wait)
             try:
                 order_id = conn.link.next_order_id()
             except ConnectionError as error:
@@ -205,24 +212,29 @@ class IBKROrderExecutor:
         actor.start()
         actor.tell(PlaceOrder())
         try:
-            result = await asyncio.wait_for(acknowledged, settings.timeout_seconds)
+            result = await asyncio.wait_for(acknowledged, wait)
         except TimeoutError:
             raise AckTimeoutError(
                 f"order {cid!r} (id {order_id}) not acknowledged within "
-                f"{settings.timeout_seconds} s; it stays tracked and reconciliation settles it"
+                f"{wait} s; it stays tracked and reconciliation settles it"
             ) from None
         finally:
             unsubscribe()
+        if result.status is OrderStatus.REJECTED and result.reason_code is None:
+            self._check_journal(cid)  # refused before sending: the write-ahead failed
         if result.status is OrderStatus.REJECTED:
             raise OrderRejectedError(result.reason_code, result.reason or "rejected", cid)
         return result
 
-    async def cancel_order(self, key: str) -> Order:
+    async def cancel_order(self, key: str, *, timeout: float | None = None) -> Order:
         """Ask the broker to cancel the order ``key`` (client_order_id or order_id).
 
         Returns the order as it is once the request is recorded (PENDING_CANCEL, or its terminal
         state if it was already done). While the link is down the request is stashed and sent
         after reconciliation; StashFullError when too many commands already wait.
+        UnknownOrderError for an unknown ``key``; AskTimeoutError (a TimeoutError) when the
+        order's actor has not recorded the request within ``timeout`` seconds (None: the
+        settings' ``timeout_seconds``): it may still do so later.
         """
         if self.connection.settings.readonly:
             raise ReadOnlyError(f"connection is read-only: cancel of {key!r} not sent")
@@ -230,13 +242,13 @@ class IBKROrderExecutor:
         if actor.mode == PAUSED:
             actor.tell(RequestCancel("requested while paused"))
             return actor.order
-        order: Order = await actor.ask(
-            RequestCancel(), timeout=self.connection.settings.timeout_seconds
-        )
+        wait = self.connection.settings.timeout_seconds if timeout is None else timeout
+        order: Order = await actor.ask(RequestCancel(), timeout=wait)
         return order
 
     async def get_order_status(self, key: str) -> Order | None:
-        """The current Order for a client_order_id or order_id, or None when unknown."""
+        """The current Order for a client_order_id or order_id, or None when no order has that
+        id (a query, unlike cancel_order and get_fills, which raise UnknownOrderError)."""
         actor = self.connection.actor().order_actor(key)
         return None if actor is None else actor.order
 
@@ -249,7 +261,9 @@ class IBKROrderExecutor:
         return [a.order for a in self.connection.actor().orders.values()]
 
     async def get_fills(self, key: str) -> list[Fill]:
-        """The fills of one order (corrections replace what they correct)."""
+        """The fills of one order (corrections replace what they correct).
+
+        UnknownOrderError (also a KeyError) when no order has the id ``key``."""
         return self._actor(key).fills
 
     async def get_positions(self) -> list[Position]:
@@ -261,8 +275,13 @@ class IBKROrderExecutor:
     def _actor(self, key: str) -> OrderActor:
         actor = self.connection.actor().order_actor(key)
         if actor is None:
-            raise KeyError(f"unknown order {key!r} (neither a client_order_id nor an order_id)")
+            raise UnknownOrderError(key)
         return actor
+
+    def _check_journal(self, cid: str) -> None:
+        failure = self.journal.failure
+        if failure is not None:
+            raise JournalError(f"order {cid!r} not sent: {failure}") from failure
 
     async def _check_risk(self, request: OrderRequest, cid: str) -> None:
         check = self._risk_check
@@ -303,9 +322,8 @@ class IBKROrderExecutor:
                 if snapshot.fill_id in announced:
                     return  # the same execution again, now with its commission
                 announced.add(snapshot.fill_id)
-                order = actor.order
                 for handler in list(handlers):
-                    notifier.call(handler, "on_fill", order, snapshot, actor=actor.name)
+                    notifier.call(handler, "on_fill", snapshot, actor=actor.name)
                 return
             assert type(snapshot) is Order
             now = [snapshot.status, snapshot.filled_quantity, snapshot.average_fill_price]
@@ -315,14 +333,8 @@ class IBKROrderExecutor:
             for handler in list(handlers):
                 notifier.call(handler, "on_order_status", snapshot, actor=actor.name)
                 if snapshot.status is OrderStatus.REJECTED:
-                    notifier.call(
-                        handler,
-                        "on_order_rejected",
-                        snapshot,
-                        snapshot.reason_code,
-                        snapshot.reason or "",
-                        actor=actor.name,
-                    )
+                    reason = snapshot.reason or ""
+                    notifier.call(handler, "on_order_rejected", snapshot, reason, actor=actor.name)
 
         # A fill is announced once, with its commission when IB sends it promptly.
         actor.subscribe(CommissionHold(on_snapshot, self._holding))
