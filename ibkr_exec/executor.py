@@ -103,16 +103,36 @@ class IBKROrderExecutor:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Rebuild journaled orders, then connect and reconcile them with the broker."""
-        self._notifier = Notifier(self.journal)
-        self._recover()
-        await self.connection.connect()
+        """Rebuild journaled orders, then connect and reconcile them with the broker.
 
-    async def stop(self) -> None:
-        """Stop every actor, await handler tasks and close the link. Leaves no task behind."""
+        A start that fails (NotConnectedError...) stops what it started, so calling
+        :meth:`start` again retries from scratch.
+        """
+        self._notifier = Notifier(self.journal)
+        try:
+            self._recover()
+            await self.connection.connect()
+        except BaseException:
+            actor = self.connection._actor
+            if actor is not None:
+                await actor.close()  # its order actors with it: the retry recovers them again
+            raise
+
+    async def stop(self) -> list[tuple[Order, str]]:
+        """Stop every actor, await handler tasks and close the link. Leaves no task behind.
+
+        Returns the commands that were asked for while the link was down and never sent, as
+        (Order, "cancel" | "place") pairs (empty after a clean run). Each is also journaled as
+        an anomaly and logged (loguru, WARNING), so ``async with`` users learn of them too.
+        """
+        actor = self.connection._actor
         await self.connection.disconnect()
         if self._notifier is not None:
             await self._notifier.drain()
+        if actor is None:
+            return []
+        unsent, actor.unsent = actor.unsent, []
+        return unsent
 
     async def __aenter__(self) -> IBKROrderExecutor:
         """Start on entry."""

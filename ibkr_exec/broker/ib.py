@@ -141,7 +141,7 @@ class IBBroker:
             ("error", self._error),
         ):
             self._intercept(name, handler)
-        for name in ("openOrderEnd", "completedOrdersEnd"):
+        for name in ("openOrderEnd", "completedOrdersEnd", "execDetailsEnd"):
             self._intercept(name, self._sync_end(name))
         # Which sync answers arrived since the last connect/resync began.
         self._sync_answers: set[str] = set()
@@ -185,6 +185,23 @@ class IBBroker:
         await self._ib.connectAsync(
             host, port, clientId=client_id, timeout=timeout, readonly=readonly
         )
+        await self._complete_sync(timeout)
+
+    #: How many times a sync's missing answers are asked for again before the link is given up.
+    SYNC_RETRIES = 2
+
+    async def _complete_sync(self, timeout: float) -> None:
+        # ib_async's connect only logs a sync request that timed out. An order the sync did not
+        # mention may then be at IB all the same (and filled): treating it as unknown would
+        # place it twice. Ask again, a bounded number of times, then fail the connect.
+        for _ in range(self.SYNC_RETRIES):
+            if self.sync_complete() or not self.is_connected():
+                break
+            await self.resync(timeout)
+        if not self.sync_complete():
+            missing = sorted(self._required_answers() - self._sync_answers)
+            self._ib.disconnect()
+            raise ConnectionError(f"the connect-time sync got no answer to {', '.join(missing)}")
 
     async def disconnect(self, timeout: float = 5.0) -> None:
         """Close the socket and wait until it is closed, so the client id can be reused."""
@@ -224,10 +241,17 @@ class IBBroker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ib.reqExecutionsAsync(), timeout)
 
+    def _required_answers(self) -> set[str]:
+        # A read-only connect asks for neither open nor completed orders (ib_async skips them).
+        if self._readonly:
+            return {"execDetailsEnd"}
+        return {"openOrderEnd", "completedOrdersEnd", "execDetailsEnd"}
+
     def sync_complete(self) -> bool:
-        """True when the last sync got its full answer (open and completed orders both ended):
-        an order it did not mention is then certainly unknown to IB."""
-        return {"openOrderEnd", "completedOrdersEnd"} <= self._sync_answers
+        """True when the last sync got its full answer (open orders, completed orders and
+        executions all ended): an order it did not mention is then certainly unknown to IB,
+        and every fill made while the link was down has been reported."""
+        return self._required_answers() <= self._sync_answers
 
     def is_connected(self) -> bool:
         """True while the API session is up (it stays up through IB's 1100)."""
@@ -416,6 +440,11 @@ class IBBroker:
 
     def _completed_order(self, _: Any, order: Any, state: Any) -> None:
         # Completed orders carry no orderId (it is 0): they are routed by orderRef and permId.
+        if state.status == "Filled":
+            # IB had the order and it is done: an acknowledgement (it must never be placed
+            # again); its fills come from the executions the same sync delivers.
+            self._report(OrderAccepted("0", order.permId or None, order.orderRef or None, "Filled"))
+            return
         self._report(
             translate_status(
                 str(order.orderId),
