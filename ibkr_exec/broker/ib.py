@@ -126,6 +126,10 @@ class IBBroker:
         self._highest_order_id = 0
         # Ids placed or heard of on this link: an error with such a reqId is about an order.
         self._order_ids: set[int] = set()
+        # The library's own orders (placed here, or adopted by an actor) and their perm ids:
+        # ib_async's Trade bookkeeping is skipped for them (see _intercept).
+        self._ours: set[int] = set()
+        self._our_perm_ids: set[int] = set()
         self._acknowledged: set[int] = set()
         # The last acknowledgement forwarded per order id (perm_id, order_ref), until any other
         # report about that order: IB sends openOrder + orderStatus for PreSubmitted, then again
@@ -240,7 +244,13 @@ class IBBroker:
     # -- ids -------------------------------------------------------------------------------------
 
     def note_order_id(self, order_id: int) -> None:
-        """Remember an id in use (from the journal or the broker): no new order gets it again."""
+        """Remember the id of one of the library's orders (placed, journaled or adopted): no new
+        order gets it again, and ib_async keeps no Trade for it."""
+        self._ours.add(order_id)
+        self._seen_order_id(order_id)
+
+    def _seen_order_id(self, order_id: int) -> None:
+        # Any order's id, ours or not: an error about it is an order error, and it is never reused.
         self._order_ids.add(order_id)
         self._highest_order_id = max(self._highest_order_id, order_id)
 
@@ -250,7 +260,7 @@ class IBBroker:
         client = self._ib.client
         client.updateReqId(self._highest_order_id + 1)  # type: ignore[no-untyped-call]
         order_id = int(client.getReqId())
-        self.note_order_id(order_id)
+        self._seen_order_id(order_id)
         return order_id
 
     # -- commands (the Broker protocol) ----------------------------------------------------------
@@ -275,7 +285,9 @@ class IBBroker:
             ib_order.lmtPrice = _wire_number(order.limit_price)
         if order.stop_price is not None:
             ib_order.auxPrice = _wire_number(order.stop_price)
-        self._ib.placeOrder(contract, ib_order)
+        # The client, not IB.placeOrder: ib_async's Trade (built, logged with its eager repr and
+        # kept) is bookkeeping the actors already do, and it would see our reports twice.
+        self._ib.client.placeOrder(order_id, contract, ib_order)  # type: ignore[no-untyped-call]
 
     def cancel_order(self, order: Order) -> None:
         """Send a cancel for ``order``; the answer arrives as a report.
@@ -339,13 +351,19 @@ class IBBroker:
 
     # -- raw callbacks -> reports ----------------------------------------------------------------
 
-    def _intercept(self, name: str, handler: Callable[..., None]) -> None:
+    def _intercept(self, name: str, handler: Callable[..., bool | None]) -> None:
+        """Run ``handler`` on ib_async's raw callback ``name``, then ib_async's own handling,
+        unless ``handler`` returns True: the message is about one of the library's orders, and
+        ib_async's Trade bookkeeping for it (objects, eager reprs in its log lines, events) is
+        work nobody reads. Its request futures (open orders, completed orders, executions)
+        resolve on their *End messages, which always reach ib_async."""
         wrapper = self._ib.wrapper
         original: Callable[..., Any] = getattr(wrapper, name)
 
         def hook(*args: Any) -> Any:
             try:
-                handler(*args)
+                if handler(*args):
+                    return None
             except Exception as exc:  # a malformed message must never take the link down
                 self._on_report(
                     BrokerAnomaly(f"could not translate {name}: {exc!r}", raw=repr(args)[:2000])
@@ -380,11 +398,14 @@ class IBBroker:
             self._last_accepted.pop(order_id, None)
         self._on_report(report)
 
-    def _open_order(self, order_id: int, _: Any, order: Any, state: Any) -> None:
+    def _open_order(self, order_id: int, _: Any, order: Any, state: Any) -> bool:
         if order.whatIf:
-            return
+            return False
         if order_id > 0:
-            self.note_order_id(order_id)
+            self._seen_order_id(order_id)
+        ours = order_id in self._ours
+        if ours and order.permId:
+            self._our_perm_ids.add(order.permId)
         self._report(
             translate_status(
                 str(order_id),
@@ -393,6 +414,7 @@ class IBBroker:
                 order_ref=order.orderRef or None,
             )
         )
+        return ours
 
     def _order_status(
         self,
@@ -407,14 +429,19 @@ class IBBroker:
         _client_id: int,
         why_held: str,
         _mkt_cap_price: float = 0.0,
-    ) -> None:
+    ) -> bool:
         if order_id > 0:
-            self.note_order_id(order_id)
+            self._seen_order_id(order_id)
         self._report(
             translate_status(str(order_id), status, why_held=why_held, perm_id=perm_id or None)
         )
+        if order_id in self._ours:
+            if perm_id:
+                self._our_perm_ids.add(perm_id)
+            return True
+        return False
 
-    def _completed_order(self, _: Any, order: Any, state: Any) -> None:
+    def _completed_order(self, _: Any, order: Any, state: Any) -> bool:
         # Completed orders carry no orderId (it is 0): they are routed by orderRef and permId.
         self._report(
             translate_status(
@@ -425,8 +452,9 @@ class IBBroker:
                 reason=state.completedStatus or "",
             )
         )
+        return bool(order.permId) and order.permId in self._our_perm_ids
 
-    def _exec_details(self, _req_id: int, contract: Any, execution: Any) -> None:
+    def _exec_details(self, _req_id: int, contract: Any, execution: Any) -> bool:
         time = execution.time
         if not isinstance(time, datetime) or time.tzinfo is None:
             time = datetime.now(UTC)
@@ -443,13 +471,15 @@ class IBBroker:
                 order_ref=execution.orderRef or None,
             )
         )
+        return execution.orderId in self._ours or execution.permId in self._our_perm_ids
 
-    def _commission_report(self, report: Any) -> None:
-        if report.commission >= _UNSET_DOUBLE:
-            return
-        self._report(
-            CommissionReport(report.execId, wire_decimal(report.commission), report.currency)
-        )
+    def _commission_report(self, report: Any) -> bool:
+        if report.commission < _UNSET_DOUBLE:
+            self._report(
+                CommissionReport(report.execId, wire_decimal(report.commission), report.currency)
+            )
+        # ib_async only uses it to update a Fill it kept; it kept none for our executions.
+        return report.execId not in self._ib.wrapper.fills
 
     def _error(self, req_id: int, code: int, message: str, advanced: str = "") -> None:
         text = f"{message} {advanced}".strip() if advanced else message
