@@ -183,9 +183,7 @@ class IBKROrderExecutor:
                 order_id = conn.link.next_order_id()
             except ConnectionError as error:
                 raise NotConnectedError(f"link lost while submitting {cid!r}: {error}") from error
-            order = Order.from_request(
-                request, client_order_id=cid, submitted_at=datetime.now(UTC), order_id=str(order_id)
-            )
+            order = Order._pending(request, cid, datetime.now(UTC), str(order_id))
             actor = OrderActor.create(order, broker=conn.link, journal=self.journal, parent=conn)
         finally:
             self._reserved.discard(cid)

@@ -17,8 +17,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-import attrs
-
 from ibkr_exec.actors.messages import RequestCancel
 from ibkr_exec.audit import decodable, decode
 from ibkr_exec.broker.port import (
@@ -158,8 +156,7 @@ class OrderLedger:
     def order(self) -> Order:
         """The current Order snapshot (built on first request after a change, then cached)."""
         if self._snapshot is None:
-            self._snapshot = attrs.evolve(
-                self.base,
+            self._snapshot = self.base._evolved(
                 status=OrderStatus(self.state),
                 filled_quantity=self.filled,
                 average_fill_price=self.average_fill_price(),
@@ -180,7 +177,7 @@ class OrderLedger:
     def fill(self, exec_id: str) -> Fill:
         """The Fill snapshot for ``exec_id`` (with its commission once reported)."""
         report = (self._fills or {})[exec_id]
-        return Fill(
+        return Fill._trusted(
             fill_id=report.exec_id,
             order_id=report.order_id,
             symbol=report.symbol,

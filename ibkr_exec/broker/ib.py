@@ -458,14 +458,22 @@ class IBBroker:
         time = execution.time
         if not isinstance(time, datetime) or time.tzinfo is None:
             time = datetime.now(UTC)
+        # The one check of an execution: the ledger builds its Fill from it without validators.
+        quantity = wire_decimal(execution.shares)
+        price = wire_decimal(execution.price)
+        if not execution.execId or not contract.symbol or quantity <= 0 or price <= 0:
+            raise ValueError(
+                f"execution {execution.execId!r} of {contract.symbol!r}: "
+                f"{quantity} @ {price} (needs an id, a symbol, a positive quantity and price)"
+            )
         self._report(
             ExecutionReport(
                 exec_id=execution.execId,
                 order_id=str(execution.orderId),
                 symbol=contract.symbol,
                 side=Side.BUY if execution.side == "BOT" else Side.SELL,
-                quantity=wire_decimal(execution.shares),
-                price=wire_decimal(execution.price),
+                quantity=quantity,
+                price=price,
                 time=time.astimezone(UTC),
                 perm_id=execution.permId or None,
                 order_ref=execution.orderRef or None,
