@@ -6,6 +6,7 @@ It owns the connection actor (``actors.connection``) and builds the ib_async ada
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from ibkr_exec.actors.connection import ConnectionActor, LinkSettings
 from ibkr_exec.audit import AuditLogger
 from ibkr_exec.broker.port import BrokerLink, Sink
 from ibkr_exec.config import Settings, check_live_allowed
+from ibkr_exec.errors import JournalError
 from ibkr_exec.events import ConnectionEventHandler
 from ibkr_exec.statemachines.actor import STOPPED
 from ibkr_exec.statemachines.connection import CLOSED, DISCONNECTED, FAILED, READY
@@ -45,6 +47,8 @@ class IBKRConnectionManager:
         reconnect_backoff_seconds: float = 1.0,
         allow_live: bool = False,
         journal_path: str | Path | None = None,
+        journal_fsync: str = "terminal",
+        journal_log_level: str = "TRACE",
         audit_logger: AuditLogger | None = None,
         max_requests_per_second: int | None = None,
     ) -> None:
@@ -59,10 +63,13 @@ class IBKRConnectionManager:
             reconnect_backoff_seconds=reconnect_backoff_seconds,
             allow_live=allow_live,
             journal_path=None if journal_path is None else Path(journal_path),
+            journal_fsync=journal_fsync,
+            journal_log_level=journal_log_level,
         )
         self._owns_journal = audit_logger is None
         self._journal = audit_logger
         self._handlers: list[object] = []
+        self._unwatch_journal: Callable[[], None] | None = None
         self._actor: ConnectionActor | None = None
         self._broker: IBBroker | None = None
         self._max_requests: int | None = None
@@ -84,7 +91,13 @@ class IBKRConnectionManager:
     def journal(self) -> AuditLogger:
         """The audit journal (IBKR_JOURNAL_PATH, or in memory when unset)."""
         if self._journal is None:
-            self._journal = AuditLogger(self.settings.journal_path)
+            settings = self.settings
+            level = settings.journal_log_level
+            self._journal = AuditLogger(
+                settings.journal_path,
+                fsync=settings.journal_fsync,
+                log_level=None if level == "OFF" else level,
+            )
         return self._journal
 
     @property
@@ -112,7 +125,7 @@ class IBKRConnectionManager:
             self._broker.ib.client.MaxRequests = value
 
     def add_handler(self, handler: ConnectionEventHandler) -> None:
-        """Receive on_connected / on_disconnected / on_connection_failed."""
+        """Receive on_connected / on_disconnected / on_connection_failed / on_journal_failed."""
         self._handlers.append(handler)
 
     def remove_handler(self, handler: ConnectionEventHandler) -> None:
@@ -139,8 +152,20 @@ class IBKRConnectionManager:
             actor.handlers = self._handlers  # shared list: handlers added later are seen
             actor.start()
             self._actor = actor
+            self._watch_journal(actor)
         assert self._actor is not None
         return self._actor
+
+    def _watch_journal(self, actor: ConnectionActor) -> None:
+        """Tell the connection handlers (on_journal_failed) when the journal cannot be written."""
+        if self._unwatch_journal is not None:
+            self._unwatch_journal()
+
+        def failed(error: JournalError) -> None:
+            # Through the connection actor's notifier: coroutine handlers are awaited on stop.
+            actor._notify("on_journal_failed", error)
+
+        self._unwatch_journal = self.journal.add_failure_listener(failed)
 
     def _make_link(self, sink: Sink) -> BrokerLink:
         # Imported here, not at the top: ib_async pulls in numpy (~0.3 s), and ``import

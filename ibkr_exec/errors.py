@@ -77,3 +77,11 @@ class EscalationError(IBKRExecError):
             f"actor {child!r} failed more than {restarts} times within {within_seconds} s: "
             "escalated to its parent"
         )
+
+
+class JournalError(IBKRExecError):
+    """The audit journal cannot be written (no space, file-size limit, permissions) or read.
+
+    The journal fails closed: once a write has failed, no placement is sent (its write-ahead
+    entry could not be stored) until a new executor is started on a writable journal.
+    """

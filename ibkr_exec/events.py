@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Protocol, runtime_checkable
 
+from ibkr_exec.errors import JournalError
 from ibkr_exec.models import Fill, Order
 
 
@@ -51,4 +52,12 @@ class ConnectionEventHandler(Protocol):
 
     def on_connection_failed(self, reason: str) -> Awaitable[None] | None:
         """Reconnecting gave up after IBKR_RECONNECT_MAX_ATTEMPTS attempts."""
+        return None
+
+    def on_journal_failed(self, error: JournalError) -> Awaitable[None] | None:
+        """The audit journal cannot be written (no space, file-size limit, permissions).
+
+        Called once. From then on no order is placed (``submit_order`` raises ``error``'s kind,
+        JournalError): restart on a writable journal. See docs/journal.md.
+        """
         return None

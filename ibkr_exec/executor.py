@@ -33,6 +33,7 @@ from ibkr_exec.connection_manager import IBKRConnectionManager
 from ibkr_exec.errors import (
     AckTimeoutError,
     DuplicateOrderError,
+    JournalError,
     NotConnectedError,
     OrderRejectedError,
     ReadOnlyError,
@@ -152,7 +153,7 @@ class IBKROrderExecutor:
             actor.start()
             recovered += 1
         if recovered:
-            self.journal.log_connection_event(
+            self.journal.connection_changed(
                 "recovered", payload={"orders": recovered}, actor="executor"
             )
 
@@ -163,8 +164,9 @@ class IBKROrderExecutor:
 
         Raises ReadOnlyError, DuplicateOrderError, RiskCheckError (nothing sent),
         NotConnectedError (not READY within the timeout), AckTimeoutError (sent, not
-        acknowledged in time: the order stays tracked and reconciliation settles it) and
-        OrderRejectedError (IB's code and reason).
+        acknowledged in time: the order stays tracked and reconciliation settles it),
+        OrderRejectedError (IB's code and reason) and JournalError (the journal cannot be
+        written, so nothing was sent: docs/journal.md, "Fail closed").
         """
         if not isinstance(request, OrderRequest):
             raise TypeError(f"submit_order takes an OrderRequest, got {type(request).__name__}")
@@ -175,6 +177,7 @@ class IBKROrderExecutor:
             raise ReadOnlyError(f"connection is read-only: order {cid!r} not sent")
         if cid in self._reserved or conn.order_actor(cid) is not None:
             raise DuplicateOrderError(f"client_order_id {cid!r} was already submitted")
+        self._check_journal(cid)
         self._reserved.add(cid)
         try:
             await self._check_risk(request, cid)
@@ -211,6 +214,8 @@ class IBKROrderExecutor:
             ) from None
         finally:
             unsubscribe()
+        if result.status is OrderStatus.REJECTED and result.reason_code is None:
+            self._check_journal(cid)  # refused before sending: the write-ahead failed
         if result.status is OrderStatus.REJECTED:
             raise OrderRejectedError(result.reason_code, result.reason or "rejected", cid)
         return result
@@ -261,6 +266,11 @@ class IBKROrderExecutor:
         if actor is None:
             raise KeyError(f"unknown order {key!r} (neither a client_order_id nor an order_id)")
         return actor
+
+    def _check_journal(self, cid: str) -> None:
+        failure = self.journal.failure
+        if failure is not None:
+            raise JournalError(f"order {cid!r} not sent: {failure}") from failure
 
     async def _check_risk(self, request: OrderRequest, cid: str) -> None:
         check = self._risk_check

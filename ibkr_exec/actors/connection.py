@@ -418,12 +418,12 @@ class ConnectionActor(Actor):
                 f"unexpected connection event {trigger} in {src}: ignored", actor=self.name
             )
             return
-        self.journal.log_connection_event(trigger, src=src, dst=self.state, payload=payload)
+        self.journal.connection_changed(trigger, src=src, dst=self.state, payload=payload)
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
     def _journal_event(self, event: str, payload: dict[str, Any]) -> None:
-        self.journal.log_connection_event(event, src=self.state, dst=self.state, payload=payload)
+        self.journal.connection_changed(event, src=self.state, dst=self.state, payload=payload)
 
     def _notify(self, method: str, *args: Any) -> None:
         for handler in list(self.handlers):

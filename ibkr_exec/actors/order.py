@@ -38,7 +38,8 @@ from ibkr_exec.actors.ledger import OrderLedger, Outcome
 from ibkr_exec.actors.messages import STASHED_WHILE_PAUSED, GetOrder, PlaceOrder, RequestCancel
 from ibkr_exec.actors.runtime import Actor, RestartPolicy
 from ibkr_exec.audit import AuditLogger, encode
-from ibkr_exec.broker.port import Broker
+from ibkr_exec.broker.port import Broker, OrderRejected
+from ibkr_exec.errors import JournalError
 from ibkr_exec.models import Fill, Order
 from ibkr_exec.statemachines.order import ORDER_TERMINAL_STATES, PENDING_CANCEL
 
@@ -84,7 +85,7 @@ class OrderActor(Actor):
         policy: RestartPolicy | None = None,
     ) -> OrderActor:
         """The actor of a new order (status PENDING); writes the entry replay starts from."""
-        journal.log_order_submitted(order, actor=order.client_order_id)
+        journal.order_created(order)
         return cls(
             OrderLedger.new(order), broker=broker, journal=journal, parent=parent, policy=policy
         )
@@ -177,7 +178,10 @@ class OrderActor(Actor):
             self._command("place_order", message)
             # Write-ahead: the order is on disk before the broker has it, so a process that dies
             # right after placing can still recover it (by orderRef) from the journal.
-            self._journal.flush()
+            try:
+                self._journal.write_ahead()
+            except JournalError as error:
+                return self._not_sent(error)
             self._broker.place_order(self._ledger.order())
             return self._ledger.order()
         now = datetime.now(UTC)
@@ -256,7 +260,16 @@ class OrderActor(Actor):
             ts=now,
         )
         if dst != src and dst in ORDER_TERMINAL_STATES:
-            journal.flush()  # an order's end is on disk before anyone acts on it
+            journal.flush(terminal=True)  # an order's end is on disk before anyone hears
+
+    def _not_sent(self, error: JournalError) -> Order:
+        # Fail closed: the placement's write-ahead entry could not be stored, so IB must never
+        # get the order. It ends REJECTED here (no code: the broker never saw it), which also keeps
+        # every later reconnect from placing it.
+        base = self._ledger.base
+        reason = f"not sent: {error}"
+        self.receive(OrderRejected(order_id=base.order_id or "", code=None, reason=reason))
+        return self._ledger.order()
 
     def _command(self, command: str, message: Any) -> None:
         ledger = self._ledger
