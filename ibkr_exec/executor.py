@@ -42,6 +42,7 @@ from ibkr_exec.errors import (
 from ibkr_exec.events import ConnectionEventHandler, OrderEventHandler
 from ibkr_exec.models import Fill, Order, OrderRequest, OrderStatus, Position
 from ibkr_exec.statemachines.actor import PAUSED
+from ibkr_exec.statemachines.connection import READY
 
 __all__ = ["IBKRConnectionManager", "IBKROrderExecutor", "RiskCheck"]  # the manager re-exported
 
@@ -202,9 +203,17 @@ class IBKROrderExecutor:
 
         unsubscribe = actor.subscribe(on_snapshot)
         self._watch(actor)
-        conn.adopt(actor)
-        actor.start()
-        actor.tell(PlaceOrder())
+        # Tick to wire: when READY the bytes leave from this task, before it yields (the
+        # write-ahead entry is on disk first); routing and the actor's task follow at once,
+        # before any report about the order can be read from the socket.
+        placed = False
+        try:
+            placed = conn.state == READY and actor.place_now()
+        finally:
+            conn.adopt(actor)
+            actor.start()
+        if not placed:
+            actor.tell(PlaceOrder())
         try:
             result = await asyncio.wait_for(acknowledged, settings.timeout_seconds)
         except TimeoutError:
