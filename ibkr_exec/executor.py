@@ -57,7 +57,9 @@ class IBKROrderExecutor:
     RiskCheckError to refuse (any other exception refuses too: the check fails closed).
     ``audit_logger`` defaults to the connection manager's journal. On start, orders found in the
     journal are rebuilt and reconciled with the broker (orders of an earlier process are found
-    by their orderRef and managed again).
+    by their orderRef and managed again); an open order IB reports whose orderRef starts with
+    ``client_order_id_prefix + "-"`` but that the journal lacks (lost or cut short) is adopted:
+    managed like the others, journaled as "adopted".
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class IBKROrderExecutor:
         """Rebuild journaled orders, then connect and reconcile them with the broker."""
         self._notifier = Notifier(self.journal)
         self._recover()
+        self.connection.actor().discover = self._adopt_unjournaled
         await self.connection.connect()
 
     async def stop(self) -> None:
@@ -157,6 +160,24 @@ class IBKROrderExecutor:
             self.journal.connection_changed(
                 "recovered", payload={"orders": recovered}, actor="executor"
             )
+
+    def _adopt_unjournaled(self, order: Order) -> OrderActor | None:
+        # An order IB reports whose orderRef carries our prefix but that the journal lacks (lost
+        # or cut short before its entries reached the disk): ours, so managed, not "unrouted".
+        if not order.client_order_id.startswith(f"{self._prefix}-"):
+            return None
+        conn = self.connection.actor()
+        actor = OrderActor.create(order, broker=conn.link, journal=self.journal, parent=conn)
+        self.journal.record(
+            "adopted",
+            actor="executor",
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            dst=order.status.value,
+            payload={"note": "reported by IB with this executor's orderRef prefix; not journaled"},
+        )
+        self._watch(actor)
+        return actor
 
     # -- orders ---------------------------------------------------------------------------------
 

@@ -35,9 +35,11 @@ from ibkr_exec.broker.port import (
     ConnectivityLost,
     ConnectivityRestored,
     LinkLost,
+    OrderDiscovered,
     Sink,
 )
 from ibkr_exec.errors import NotConnectedError
+from ibkr_exec.models import Order
 from ibkr_exec.statemachines.actor import STOPPED
 from ibkr_exec.statemachines.connection import (
     CLOSED,
@@ -129,6 +131,9 @@ class ConnectionActor(Actor):
         self._notifier = notifier or Notifier(journal)
         self._link = link_factory(self._hear)
         self._routes = Routes()
+        #: Offered every order the broker reports that no actor manages (OrderDiscovered); it
+        #: returns the actor it created for it (routed from then on) or None. Set by the executor.
+        self.discover: Callable[[Order], OrderActor | None] | None = None
         self._link_task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._rng = random.Random()
@@ -369,6 +374,15 @@ class ConnectionActor(Actor):
             else:
                 actor.tell(message)
 
+    def _discovered(self, report: OrderDiscovered) -> None:
+        order = report.order
+        if self.discover is None or self._routes.get(order.client_order_id) is not None:
+            return
+        actor = self.discover(order)
+        if actor is not None:
+            self.adopt(actor)
+            actor.start()
+
     def _unrouted(self, report: Any) -> None:
         self.journal.record(
             "unrouted",
@@ -431,6 +445,7 @@ class ConnectionActor(Actor):
 
 
 _HANDLERS: dict[type, Callable[[ConnectionActor, Any], Any]] = {
+    OrderDiscovered: ConnectionActor._discovered,
     LinkLost: ConnectionActor._link_lost,
     ConnectivityLost: ConnectionActor._connectivity_lost,
     ConnectivityRestored: ConnectionActor._connectivity_restored,

@@ -35,6 +35,7 @@ from ibkr_exec.broker.port import (
     LinkEvent,
     LinkLost,
     OrderAccepted,
+    OrderDiscovered,
 )
 from ibkr_exec.broker.translate import (
     translate_link_error,
@@ -42,7 +43,7 @@ from ibkr_exec.broker.translate import (
     translate_status,
     tws_zone,
 )
-from ibkr_exec.models import Order, OrderType, Position, Side
+from ibkr_exec.models import Order, OrderStatus, OrderType, Position, Side, TimeInForce
 
 _IB_ORDER_TYPE = {
     OrderType.MARKET: "MKT",
@@ -50,6 +51,7 @@ _IB_ORDER_TYPE = {
     OrderType.STOP: "STP",
     OrderType.STOP_LIMIT: "STP LMT",
 }
+_ORDER_TYPE_OF_IB = {ib: ours for ours, ib in _IB_ORDER_TYPE.items()}
 _UNSET_DOUBLE = 1.7976931348623157e308
 
 ReportSink = Callable[[BrokerReport], None]
@@ -398,7 +400,7 @@ class IBBroker:
             self._last_accepted.pop(order_id, None)
         self._on_report(report)
 
-    def _open_order(self, order_id: int, _: Any, order: Any, state: Any) -> bool:
+    def _open_order(self, order_id: int, contract: Any, order: Any, state: Any) -> bool:
         if order.whatIf:
             return False
         if order_id > 0:
@@ -406,6 +408,8 @@ class IBBroker:
         ours = order_id in self._ours
         if ours and order.permId:
             self._our_perm_ids.add(order.permId)
+        elif not ours and order.orderRef and order_id > 0:
+            self._discover(order_id, contract, order)
         self._report(
             translate_status(
                 str(order_id),
@@ -415,6 +419,42 @@ class IBBroker:
             )
         )
         return ours
+
+    def _discover(self, order_id: int, contract: Any, order: Any) -> None:
+        """Describe an order the library was not told is its own (restart recovery may adopt it
+        by its orderRef). Only the kinds of order the library places; a description that does
+        not parse is an anomaly, and the status report still follows."""
+        order_type = _ORDER_TYPE_OF_IB.get(order.orderType)
+        if order_type is None or order.tif not in TimeInForce.__members__:
+            return
+        limit = order.lmtPrice if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+        stop = order.auxPrice if order_type in (OrderType.STOP, OrderType.STOP_LIMIT) else None
+        now = datetime.now(UTC)
+        try:
+            described = Order(  # broker data: the validating constructor
+                order_id=str(order_id),
+                client_order_id=order.orderRef,
+                symbol=contract.symbol,
+                quantity=wire_decimal(order.totalQuantity),
+                order_type=order_type,
+                side=order.action,
+                limit_price=None if limit is None else wire_decimal(limit),
+                stop_price=None if stop is None else wire_decimal(stop),
+                status=OrderStatus.PENDING,
+                submitted_at=now,
+                perm_id=order.permId or None,
+                time_in_force=order.tif,
+                account=order.account or None,
+                updated_at=now,
+            )
+        except (ValueError, TypeError) as error:
+            self._on_report(
+                BrokerAnomaly(
+                    f"open order {order_id} not understood: {error}", order_id=str(order_id)
+                )
+            )
+            return
+        self._on_report(OrderDiscovered(described))
 
     def _order_status(
         self,
