@@ -38,6 +38,7 @@ from ibkr_exec.errors import (
     OrderRejectedError,
     ReadOnlyError,
     RiskCheckError,
+    UnknownOrderError,
 )
 from ibkr_exec.events import ConnectionEventHandler, OrderEventHandler
 from ibkr_exec.models import Fill, Order, OrderRequest, OrderStatus, Position
@@ -181,9 +182,11 @@ class IBKROrderExecutor:
 
     # -- orders ---------------------------------------------------------------------------------
 
-    async def submit_order(self, request: OrderRequest) -> Order:
+    async def submit_order(self, request: OrderRequest, *, timeout: float | None = None) -> Order:
         """Send ``request`` and return the acknowledged Order.
 
+        ``timeout`` (seconds; None: the settings' ``timeout_seconds``) bounds each wait: for
+        the link to be READY, then for IB's acknowledgement.
         Raises ReadOnlyError, DuplicateOrderError, RiskCheckError (nothing sent),
         NotConnectedError (not READY within the timeout), AckTimeoutError (sent, not
         acknowledged in time: the order stays tracked and reconciliation settles it),
@@ -194,6 +197,7 @@ class IBKROrderExecutor:
             raise TypeError(f"submit_order takes an OrderRequest, got {type(request).__name__}")
         conn = self.connection.actor()
         settings = self.connection.settings
+        wait = settings.timeout_seconds if timeout is None else timeout
         cid = request.client_order_id or f"{self._prefix}-{uuid.uuid4().hex[:20]}"
         if settings.readonly:
             raise ReadOnlyError(f"connection is read-only: order {cid!r} not sent")
@@ -203,7 +207,7 @@ class IBKROrderExecutor:
         self._reserved.add(cid)
         try:
             await self._check_risk(request, cid)
-            await conn.wait_ready(settings.timeout_seconds)
+            await conn.wait_ready(wait)
             try:
                 order_id = conn.link.next_order_id()
             except ConnectionError as error:
@@ -236,11 +240,11 @@ class IBKROrderExecutor:
         if not placed:
             actor.tell(PlaceOrder())
         try:
-            result = await asyncio.wait_for(acknowledged, settings.timeout_seconds)
+            result = await asyncio.wait_for(acknowledged, wait)
         except TimeoutError:
             raise AckTimeoutError(
                 f"order {cid!r} (id {order_id}) not acknowledged within "
-                f"{settings.timeout_seconds} s; it stays tracked and reconciliation settles it"
+                f"{wait} s; it stays tracked and reconciliation settles it"
             ) from None
         finally:
             unsubscribe()
@@ -250,12 +254,15 @@ class IBKROrderExecutor:
             raise OrderRejectedError(result.reason_code, result.reason or "rejected", cid)
         return result
 
-    async def cancel_order(self, key: str) -> Order:
+    async def cancel_order(self, key: str, *, timeout: float | None = None) -> Order:
         """Ask the broker to cancel the order ``key`` (client_order_id or order_id).
 
         Returns the order as it is once the request is recorded (PENDING_CANCEL, or its terminal
         state if it was already done). While the link is down the request is stashed and sent
         after reconciliation; StashFullError when too many commands already wait.
+        UnknownOrderError for an unknown ``key``; AskTimeoutError (a TimeoutError) when the
+        order's actor has not recorded the request within ``timeout`` seconds (None: the
+        settings' ``timeout_seconds``): it may still do so later.
         """
         if self.connection.settings.readonly:
             raise ReadOnlyError(f"connection is read-only: cancel of {key!r} not sent")
@@ -263,13 +270,13 @@ class IBKROrderExecutor:
         if actor.mode == PAUSED:
             actor.tell(RequestCancel("requested while paused"))
             return actor.order
-        order: Order = await actor.ask(
-            RequestCancel(), timeout=self.connection.settings.timeout_seconds
-        )
+        wait = self.connection.settings.timeout_seconds if timeout is None else timeout
+        order: Order = await actor.ask(RequestCancel(), timeout=wait)
         return order
 
     async def get_order_status(self, key: str) -> Order | None:
-        """The current Order for a client_order_id or order_id, or None when unknown."""
+        """The current Order for a client_order_id or order_id, or None when no order has that
+        id (a query, unlike cancel_order and get_fills, which raise UnknownOrderError)."""
         actor = self.connection.actor().order_actor(key)
         return None if actor is None else actor.order
 
@@ -282,7 +289,9 @@ class IBKROrderExecutor:
         return [a.order for a in self.connection.actor().orders.values()]
 
     async def get_fills(self, key: str) -> list[Fill]:
-        """The fills of one order (corrections replace what they correct)."""
+        """The fills of one order (corrections replace what they correct).
+
+        UnknownOrderError (also a KeyError) when no order has the id ``key``."""
         return self._actor(key).fills
 
     async def get_positions(self) -> list[Position]:
@@ -294,7 +303,7 @@ class IBKROrderExecutor:
     def _actor(self, key: str) -> OrderActor:
         actor = self.connection.actor().order_actor(key)
         if actor is None:
-            raise KeyError(f"unknown order {key!r} (neither a client_order_id nor an order_id)")
+            raise UnknownOrderError(key)
         return actor
 
     def _check_journal(self, cid: str) -> None:
@@ -341,9 +350,8 @@ class IBKROrderExecutor:
                 if snapshot.fill_id in announced:
                     return  # the same execution again, now with its commission
                 announced.add(snapshot.fill_id)
-                order = actor.order
                 for handler in list(handlers):
-                    notifier.call(handler, "on_fill", order, snapshot, actor=actor.name)
+                    notifier.call(handler, "on_fill", snapshot, actor=actor.name)
                 return
             assert type(snapshot) is Order
             now = [snapshot.status, snapshot.filled_quantity, snapshot.average_fill_price]
@@ -353,14 +361,8 @@ class IBKROrderExecutor:
             for handler in list(handlers):
                 notifier.call(handler, "on_order_status", snapshot, actor=actor.name)
                 if snapshot.status is OrderStatus.REJECTED:
-                    notifier.call(
-                        handler,
-                        "on_order_rejected",
-                        snapshot,
-                        snapshot.reason_code,
-                        snapshot.reason or "",
-                        actor=actor.name,
-                    )
+                    reason = snapshot.reason or ""
+                    notifier.call(handler, "on_order_rejected", snapshot, reason, actor=actor.name)
 
         # A fill is announced once, with its commission when IB sends it promptly.
         actor.subscribe(CommissionHold(on_snapshot, self._holding))

@@ -164,9 +164,17 @@ def check_prices(
 # -- the value types ------------------------------------------------------------------------------
 
 
-@attrs.frozen
+#: What a caller may pass for a quantity or a price: exact values only (a float is refused).
+DecimalInput = Decimal | int | str
+
+
+@attrs.frozen(init=False)
 class OrderRequest:
     """What a caller asks for. ``client_order_id`` is generated at submission when omitted.
+
+    Quantities and prices take a Decimal, an int or a decimal string (typed so, so that mypy
+    refuses a float where it is written; at run time a float raises ValueError too). Enums also
+    take their string values ("LIMIT", "BUY").
 
     >>> OrderRequest("MSFT", 10, OrderType.MARKET, Side.SELL).quantity
     Decimal('10')
@@ -185,6 +193,32 @@ class OrderRequest:
     time_in_force: TimeInForce = attrs.field(default=TimeInForce.DAY, converter=_enum(TimeInForce))
     account: str | None = attrs.field(default=None, validator=_optional_non_empty)
     client_order_id: str | None = attrs.field(default=None, validator=_optional_non_empty)
+
+    def __init__(  # noqa: PLR0917  (the same positional order attrs generates)
+        self,
+        symbol: str,
+        quantity: DecimalInput,
+        order_type: OrderType | str,
+        side: Side | str,
+        limit_price: DecimalInput | None = None,
+        stop_price: DecimalInput | None = None,
+        time_in_force: TimeInForce | str = TimeInForce.DAY,
+        account: str | None = None,
+        client_order_id: str | None = None,
+    ) -> None:
+        """Validate and convert every field (ValueError naming the field otherwise)."""
+        # Spelled out only for the types: attrs' generated __init__ converts and validates.
+        self.__attrs_init__(
+            symbol,
+            quantity,
+            order_type,
+            side,
+            limit_price,
+            stop_price,
+            time_in_force,
+            account,
+            client_order_id,
+        )
 
     def __attrs_post_init__(self) -> None:
         check_prices(self.order_type, self.limit_price, self.stop_price)

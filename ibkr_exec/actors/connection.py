@@ -104,6 +104,11 @@ class _GiveUp:
     reason: str
 
 
+@attrs.frozen
+class _Barrier:
+    """Answered once every message queued before it has been handled (see ``applied``)."""
+
+
 class ConnectionActor(Actor):
     """The broker link's actor and the order actors' supervisor.
 
@@ -138,6 +143,8 @@ class ConnectionActor(Actor):
         self._changed = asyncio.Event()
         self._rng = random.Random()
         self._last_error = ""
+        #: Why the link was last lost ("" before any loss); handlers' on_disconnected reads it.
+        self.last_disconnect_reason = ""
 
     # -- public API (called by the executor) -----------------------------------------------------
 
@@ -200,13 +207,26 @@ class ConnectionActor(Actor):
                     f"connection not READY within {timeout} s (state {self.state})"
                 ) from None
 
+    async def applied(self, timeout: float) -> None:
+        """Return once every report told to this actor before the call has been routed and
+        applied by its order actor (a barrier through both mailboxes)."""
+        await self.ask(_Barrier(), timeout=timeout)
+        actors = [a for a in self._routes.actors() if a.mode != STOPPED]
+        answers = await asyncio.gather(
+            *(a.ask(GetOrder(), timeout=timeout) for a in actors), return_exceptions=True
+        )
+        # An actor that stopped meanwhile has nothing left to apply; one that is too slow has.
+        for answer in answers:
+            if isinstance(answer, TimeoutError):
+                raise answer
+
     async def close(self) -> None:
         """Disconnect for good and stop every order actor. Idempotent."""
         if self.state != CLOSED:
             was_up = self.state in (SYNCING, READY, DEGRADED)
             self._transition("close")
             if was_up:
-                self._notify("on_disconnected", "closed")
+                self._disconnected("closed")
         await self.stop()
 
     def adopt(self, actor: OrderActor) -> None:
@@ -261,7 +281,7 @@ class ConnectionActor(Actor):
         self._transition("socket_lost", reason=event.reason)
         self._pause_orders()
         if was_up:
-            self._notify("on_disconnected", event.reason or "socket closed")
+            self._disconnected(event.reason or "socket closed")
         self._start_link_task(self._reconnect())
 
     def _connectivity_lost(self, event: ConnectivityLost) -> None:
@@ -270,7 +290,7 @@ class ConnectionActor(Actor):
             return
         self._transition("connectivity_lost", reason=event.message)
         self._pause_orders()
-        self._notify("on_disconnected", f"IB 1100: {event.message}")
+        self._disconnected(f"IB 1100: {event.message}")
 
     def _connectivity_restored(self, event: ConnectivityRestored) -> None:
         if event.data_kept and self.state == DEGRADED:
@@ -439,6 +459,10 @@ class ConnectionActor(Actor):
     def _journal_event(self, event: str, payload: dict[str, Any]) -> None:
         self.journal.connection_changed(event, src=self.state, dst=self.state, payload=payload)
 
+    def _disconnected(self, reason: str) -> None:
+        self.last_disconnect_reason = reason
+        self._notify("on_disconnected")
+
     def _notify(self, method: str, *args: Any) -> None:
         for handler in list(self.handlers):
             self._notifier.call(handler, method, *args, actor=self.name)
@@ -454,4 +478,5 @@ _HANDLERS: dict[type, Callable[[ConnectionActor, Any], Any]] = {
     _Resynced: ConnectionActor._linked,
     _AttemptFailed: ConnectionActor._attempt_failed,
     _GiveUp: ConnectionActor._give_up,
+    _Barrier: lambda actor, _: None,
 }

@@ -125,6 +125,7 @@ class IBBroker:
         self._on_link = on_link
         self._closing = False
         self._readonly = False
+        self._round_trip_lock = asyncio.Lock()
         self._highest_order_id = 0
         # Ids placed or heard of on this link: an error with such a reqId is about an order.
         self._order_ids: set[int] = set()
@@ -229,6 +230,18 @@ class IBBroker:
         )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ib.reqExecutionsAsync(), timeout)
+
+    async def round_trip(self, timeout: float) -> None:
+        """reqCurrentTime on the live socket and wait for the answer (see BrokerLink).
+
+        One at a time: ib_async keys the request by a fixed name, so a second concurrent one
+        would orphan the first one's future; and a barrier needs a request sent after its call.
+        """
+        async with self._round_trip_lock:
+            if not self._ib.isConnected():
+                raise ConnectionError("not connected")
+            # A socket closed by the peer fails the future (ib_async's connectionClosed).
+            await asyncio.wait_for(self._ib.reqCurrentTimeAsync(), timeout)
 
     def sync_complete(self) -> bool:
         """True when the last sync got its full answer (open and completed orders both ended):

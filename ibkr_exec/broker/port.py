@@ -216,6 +216,11 @@ class BrokerLink(Broker, Protocol):
     def is_connected(self) -> bool:
         """True while the socket is up."""
 
+    async def round_trip(self, timeout: float) -> None:
+        """Ask the broker something trivial and wait for its answer on the live socket: every
+        report it sent before that answer has then reached the sink. Raises ConnectionError when
+        the socket is (or turns out to be) dead, TimeoutError when no answer comes in time."""
+
     def sync_complete(self) -> bool:
         """True when the last connect/resync got every answer about orders (open, completed)."""
 
