@@ -23,6 +23,14 @@ async def _place_resting(tws: FakeTWS, journal_path: Path, request: OrderRequest
     return order.client_order_id
 
 
+def _lose(journal_path: Path, cid: str, loss: str) -> None:
+    if loss == "deleted":
+        journal_path.unlink()
+    else:  # the process died before the order's entries reached the disk
+        lines = journal_path.read_text().splitlines(keepends=True)
+        journal_path.write_text("".join(line for line in lines if cid not in line))
+
+
 def _resting(**kw: str) -> OrderRequest:
     return OrderRequest("AAPL", "10", OrderType.LIMIT, Side.BUY, limit_price="140", **kw)
 
@@ -34,11 +42,7 @@ async def test_an_unjournaled_order_with_our_prefix_is_managed_again(
     tws.auto_match = False
     cid = await _place_resting(tws, journal_path, _resting())
     assert cid.startswith("ibx-")
-    if loss == "deleted":
-        journal_path.unlink()
-    else:  # the process died before the order's entries reached the disk
-        lines = journal_path.read_text().splitlines(keepends=True)
-        journal_path.write_text("".join(line for line in lines if cid not in line))
+    _lose(journal_path, cid, loss)
 
     rec = Recorder()
     b = make_executor(tws, journal_path)
@@ -64,12 +68,10 @@ async def test_an_unjournaled_order_with_our_prefix_is_managed_again(
     assert "unrouted" not in {e["kind"] for e in read_journal(journal_path)}
 
 
-async def test_an_order_without_our_prefix_is_not_adopted(
-    tws: FakeTWS, journal_path: Path
-) -> None:
+async def test_an_order_without_our_prefix_is_not_adopted(tws: FakeTWS, journal_path: Path) -> None:
     tws.auto_match = False
     cid = await _place_resting(tws, journal_path, _resting(client_order_id="someone-else-1"))
-    journal_path.unlink()
+    _lose(journal_path, cid, "deleted")
     b = make_executor(tws, journal_path)
     async with b:
         assert await b.get_order_status(cid) is None
