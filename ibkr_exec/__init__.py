@@ -12,12 +12,14 @@ from ibkr_exec.errors import (
     DuplicateOrderError,
     EscalationError,
     IBKRExecError,
+    JournalError,
     LiveTradingNotAllowedError,
     NotConnectedError,
     OrderRejectedError,
     ReadOnlyError,
     RiskCheckError,
     StashFullError,
+    UnknownOrderError,
 )
 from ibkr_exec.events import ConnectionEventHandler, OrderEventHandler
 from ibkr_exec.executor import IBKRConnectionManager, IBKROrderExecutor, RiskCheck
@@ -48,6 +50,7 @@ __all__ = [
     "IBKRConnectionManager",
     "IBKRExecError",
     "IBKROrderExecutor",
+    "JournalError",
     "JournalWarning",
     "LiveTradingNotAllowedError",
     "NotConnectedError",
@@ -67,6 +70,7 @@ __all__ = [
     "StashFullError",
     "TimeInForce",
     "TraceError",
+    "UnknownOrderError",
     "__version__",
     "load_trace",
     "read_journal",

@@ -6,12 +6,15 @@ Schema of an entry: ``ts`` (UTC ISO-8601), ``seq`` (monotonic per journal), ``ki
 ``trigger`` and ``payload`` (a JSON object: Decimal as a string so precision survives, datetimes
 ISO-8601). Payloads of messages carry their type name under ``"type"`` so replay can rebuild them.
 
-Entries go through loguru, as the design asks, but politely: each :class:`AuditLogger` adds its own
-sink at TRACE level with a filter on a per-instance marker, never touches the application's sinks,
-and emits at TRACE, below the default stderr sink's DEBUG, so the application's console stays quiet.
-Loguru's per-record cost is larger than a transition's, so entries are serialised once with
-``json.dumps`` and handed to loguru in batches: when the buffer fills, when an order reaches a
-terminal state, on :meth:`AuditLogger.flush` and on :meth:`AuditLogger.close`.
+The journal is the library's own append-only writer (:mod:`ibkr_exec.journal_file`), not a loguru
+sink. Entries are buffered and written once per event-loop turn; :meth:`AuditLogger.write_ahead`
+(before a placement is sent) and :meth:`AuditLogger.flush` with ``terminal=True`` (before a
+terminal state is announced) write at once. What is written is in the same order as recorded.
+
+Every entry is also a structured loguru record (the entry under ``extra["journal"]``) at the level
+the application chooses (``log_level``, default TRACE: below loguru's default stderr sink, so the
+console stays quiet and the call returns at loguru's level check). The library never adds, removes
+or reconfigures the application's sinks. See docs/journal.md for the guarantees.
 
 >>> journal = AuditLogger()  # in memory
 >>> journal.record("anomaly", actor="demo", payload={"note": "example"})
@@ -23,27 +26,34 @@ terminal state, on :meth:`AuditLogger.flush` and on :meth:`AuditLogger.close`.
 
 from __future__ import annotations
 
-import enum
-import itertools
-import json
+import asyncio
 import os
-import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any
 
 import attrs
 from loguru import logger
 
-from ibkr_exec.broker import port
-from ibkr_exec.models import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from ibkr_exec.errors import JournalError
+from ibkr_exec.journal_codec import decodable, decode, dumps, encode, register_payload_type
+from ibkr_exec.journal_file import (
+    FsyncPolicy,
+    JournalFile,
+    JournalWarning,
+    parse_lines,
+    read_journal,
+)
+from ibkr_exec.models import Fill, Order, OrderRequest
 
 __all__ = [
     "AuditLogger",
+    "FsyncPolicy",
     "JournalWarning",
+    "decodable",
     "decode",
     "encode",
     "read_journal",
@@ -51,168 +61,86 @@ __all__ = [
     "replay_orders",
 ]
 
-_LEVEL = "TRACE"
-_MARK = "ibkr_exec_journal"  # the ``extra`` key that tells our records from the application's
-_instances = itertools.count(1)
+#: The loguru level of the journal's records unless the application chooses another.
+DEFAULT_LOG_LEVEL = "TRACE"
+#: Entries an in-memory journal keeps besides those of orders not yet retired.
+DEFAULT_MEMORY_ENTRIES = 10_000
 
-
-class JournalWarning(UserWarning):
-    """A journal line could not be read (torn by a crash, or corrupt) and was skipped."""
-
-
-# -- payload codec --------------------------------------------------------------------------------
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "Decimal": Decimal,
-    "datetime": datetime.fromisoformat,
-    "Side": Side,
-    "OrderType": OrderType,
-    "OrderStatus": OrderStatus,
-    "TimeInForce": TimeInForce,
-}
-_FIELDS: dict[type, tuple[str, ...]] = {}
-_DECODERS: dict[str, tuple[type, tuple[tuple[str, Callable[[Any], Any] | None], ...]]] = {}
-
-
-def register_payload_type(cls: type) -> type:
-    """Make attrs class ``cls`` encodable into and decodable from journal payloads."""
-    fields = attrs.fields(cls)
-    _FIELDS[cls] = tuple(f.name for f in fields)
-    # Annotations are strings (``from __future__ import annotations``); "X | None" converts as X.
-    converters = tuple(
-        (f.name, _CONVERTERS.get(str(f.type).replace(" | None", "").strip())) for f in fields
-    )
-    _DECODERS[cls.__name__] = (cls, converters)
-    return cls
-
-
-for _cls in (
-    Order,
-    Fill,
-    *(c for c in vars(port).values() if isinstance(c, type) and attrs.has(c)),
-):
-    register_payload_type(_cls)
-
-
-def encode(obj: Any) -> dict[str, Any]:
-    """The payload for a registered attrs instance: ``{"type": name, **fields}``.
-
-    Values are left as they are (Decimal, datetime): the journal's JSON encoder turns them into
-    strings, once, when the entry is written.
-    """
-    payload: dict[str, Any] = {"type": type(obj).__name__}
-    for name in _FIELDS[type(obj)]:
-        payload[name] = getattr(obj, name)
-    return payload
-
-
-def decodable(payload: dict[str, Any]) -> bool:
-    """True when ``payload`` was written by :func:`encode` for a registered type."""
-    return payload.get("type") in _DECODERS
-
-
-def decode(payload: dict[str, Any]) -> Any:
-    """Rebuild the instance :func:`encode` wrote, from its JSON-decoded payload."""
-    cls, fields = _DECODERS[payload["type"]]
-    kwargs: dict[str, Any] = {}
-    for name, convert in fields:
-        if name in payload:
-            value = payload[name]
-            kwargs[name] = value if value is None or convert is None else convert(value)
-    return cls(**kwargs)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, Decimal):
-        return str(obj)
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if type(obj) in _FIELDS:
-        return encode(obj)
-    # The journal must never break the actor that writes it: keep a readable trace instead.
-    return repr(obj)
-
-
-def _make_dumps() -> Callable[[Any], str]:
-    encoder = json.JSONEncoder(separators=(",", ":"), default=_json_default)
-    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-    if c_make_encoder is None:
-        return encoder.encode
-    # JSONEncoder.encode builds this C encoder anew for every call; the journal writes one entry
-    # per transition, so build it once (same arguments as json.encoder.JSONEncoder.iterencode).
-    iterencode = c_make_encoder(
-        None,
-        _json_default,
-        json.encoder.encode_basestring_ascii,
-        None,
-        ":",
-        ",",
-        False,
-        False,
-        True,
-    )
-
-    def dumps(obj: Any) -> str:
-        return "".join(iterencode(obj, 0))
-
-    return dumps
-
-
-_dumps = _make_dumps()
-
-
-# -- the journal ----------------------------------------------------------------------------------
+FailureListener = Callable[[JournalError], object]
 
 
 class AuditLogger:
     """Writes journal entries to ``path`` (appending), or to memory when ``path`` is None.
 
-    ``buffer_entries`` entries are batched before they are handed to loguru; 1 writes each at once.
-    Several instances in one process each write only their own entries. Use :meth:`close` (or
-    ``with``) to flush and remove the sink.
+    ``fsync`` is the :class:`FsyncPolicy` (or its name). ``log_level`` is the loguru level of each
+    entry's record (None: no loguru record). ``buffer_entries`` caps the entries buffered within
+    one loop turn. An in-memory journal keeps the entries of every order until :meth:`release`
+    (called when a finished order is retired) plus the last ``memory_entries`` entries.
+
+    A failed write (no space, file-size limit, permissions) is reported once to the listeners of
+    :meth:`add_failure_listener` and to loguru at ERROR; from then on :meth:`write_ahead` raises
+    :class:`~ibkr_exec.errors.JournalError` (fail closed) and nothing more is written.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, buffer_entries: int = 256):
-        """Open the journal; the sequence number continues from an existing file's last entry."""
-        self._id = next(_instances)
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        fsync: FsyncPolicy | str = FsyncPolicy.TERMINAL,
+        log_level: str | None = DEFAULT_LOG_LEVEL,
+        buffer_entries: int = 4096,
+        memory_entries: int = DEFAULT_MEMORY_ENTRIES,
+    ):
+        """Open the journal; the sequence number continues from an existing file's last entry.
+
+        Raises JournalError when ``path`` cannot be read as a journal or opened for appending.
+        """
         self._path = None if path is None else Path(path)
+        self._policy = FsyncPolicy.parse(fsync)
+        self._level = None if log_level is None or log_level.upper() == "OFF" else log_level
+        if self._level is not None:
+            logger.level(self._level)  # an unknown level fails here, not at the first entry
         self._seq = 0
-        if self._path is not None and self._path.exists():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", JournalWarning)
-                self._seq = max((e.get("seq", 0) for e in read_journal(self._path)), default=0)
-        self._file: TextIO | None = (
-            None if self._path is None else self._path.open("a", encoding="utf-8")
-        )
-        self._memory: list[str] = []
+        self._file: JournalFile | None = None
+        self._closed = False
+        if self._path is not None:
+            self._seq = _last_seq(self._path)
+            try:
+                self._file = JournalFile(self._path, self._policy)
+            except OSError as error:
+                raise JournalError(f"cannot open journal {self._path}: {error}") from error
         self._buffer: list[str] = []
         self._limit = max(1, buffer_entries)
-        self._delivered = False
-        self._bound = logger.bind(**{_MARK: self._id})
-        self._sink_id: int | None = logger.add(
-            self._sink, level=_LEVEL, format="{message}", filter=self._ours, colorize=False
-        )
+        self._scheduled = False
+        self._recent: deque[str] = deque(maxlen=max(0, memory_entries))
+        self._by_order: dict[str, list[str]] = {}
+        self._failure: JournalError | None = None
+        self._listeners: list[FailureListener] = []
 
     @property
     def path(self) -> Path | None:
         """The journal file, or None for an in-memory journal."""
         return self._path
 
-    def _ours(self, record: Any) -> bool:
-        return bool(record["extra"].get(_MARK) == self._id)
+    @property
+    def fsync_policy(self) -> FsyncPolicy:
+        """When this journal calls fsync."""
+        return self._policy
 
-    def _sink(self, message: Any) -> None:
-        self._delivered = True
-        self._write(str(message))
+    @property
+    def failure(self) -> JournalError | None:
+        """The error that made the journal unwritable, or None while it is healthy."""
+        return self._failure
 
-    def _write(self, text: str) -> None:
-        if self._file is None:
-            self._memory.append(text)
-        else:
-            self._file.write(text)
-            self._file.flush()
+    def add_failure_listener(self, listener: FailureListener) -> Callable[[], None]:
+        """Call ``listener(error)`` once if a write fails; returns the function that removes it."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -231,50 +159,108 @@ class AuditLogger:
     ) -> int:
         """Append one entry and return its sequence number (the generic form of every log_*)."""
         self._seq = seq = self._seq + 1
+        entry = {
+            "ts": (ts or datetime.now(UTC)).isoformat(),
+            "seq": seq,
+            "kind": kind,
+            "actor": actor,
+            "order_id": order_id,
+            "client_order_id": client_order_id,
+            "src": src,
+            "dst": dst,
+            "trigger": trigger,
+            "payload": payload if payload is not None else {},
+        }
+        line = dumps(entry)
+        if self._level is not None:
+            # loguru returns at its level check when no sink listens at this level.
+            logger.log(self._level, "journal {journal[kind]} #{journal[seq]}", journal=entry)
+        if self._path is None:
+            self._recent.append(line)
+            if client_order_id is not None:
+                own = self._by_order.get(client_order_id)
+                if own is None:
+                    self._by_order[client_order_id] = [line]
+                else:
+                    own.append(line)
+            return seq
+        if self._failure is not None:
+            return seq  # failed closed: nothing more reaches the file
         buffer = self._buffer
-        buffer.append(
-            _dumps(
-                {
-                    "ts": (ts or datetime.now(UTC)).isoformat(),
-                    "seq": seq,
-                    "kind": kind,
-                    "actor": actor,
-                    "order_id": order_id,
-                    "client_order_id": client_order_id,
-                    "src": src,
-                    "dst": dst,
-                    "trigger": trigger,
-                    "payload": payload if payload is not None else {},
-                }
-            )
-        )
+        buffer.append(line)
         if len(buffer) >= self._limit:
             self.flush()
+        elif not self._scheduled:
+            self._schedule()
         return seq
 
-    def flush(self) -> None:
-        """Hand buffered entries to loguru now (the sink writes and flushes the file)."""
-        if not self._buffer:
+    def _schedule(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a script, a doctest): write at once
+            self.flush()
             return
-        text = "\n".join(self._buffer)
+        self._scheduled = True
+        loop.call_soon(self._flush_turn)
+
+    def _flush_turn(self) -> None:
+        self._scheduled = False
+        self.flush()
+
+    def flush(self, *, terminal: bool = False) -> None:
+        """Write the buffered entries now (``terminal``: an order just ended; fsync per policy).
+
+        Never raises: a failed write is reported to the failure listeners and loguru.
+        """
+        buffer = self._buffer
+        file = self._file
+        if file is None or self._failure is not None:
+            buffer.clear()
+            return
+        try:
+            if buffer:
+                data = ("\n".join(buffer) + "\n").encode()
+                buffer.clear()
+                file.append(data, terminal=terminal)
+            elif terminal and self._policy is FsyncPolicy.TERMINAL:
+                file.sync()
+        except OSError as error:
+            self._fail(error)
+
+    def write_ahead(self) -> None:
+        """Flush before a placement is sent; JournalError when the journal cannot be written."""
+        self.flush()
+        if self._failure is not None:
+            raise self._failure
+        if self._closed and self._path is not None:
+            raise JournalError(f"journal {self._path} is closed: nothing can be placed")
+
+    def _fail(self, error: OSError) -> None:
+        failure = JournalError(
+            f"journal {self._path} cannot be written ({error.strerror or error}): "
+            "no order is placed until the executor is restarted on a writable journal"
+        )
+        failure.__cause__ = error
+        self._failure = failure
         self._buffer.clear()
-        self._delivered = False
-        if self._sink_id is not None:
-            self._bound.log(_LEVEL, text)
-        if not self._delivered:
-            # loguru dropped the record (an application's logger.disable("ibkr_exec"), say):
-            # the audit trail must not depend on log configuration, so write it directly.
-            self._write(text + "\n")
+        logger.opt(exception=error).error("ibkr-exec audit journal failed: {}", failure)
+        for listener in list(self._listeners):
+            try:
+                listener(failure)
+            except Exception:
+                logger.exception("a journal failure listener raised")
+
+    def release(self, client_order_id: str) -> None:
+        """Forget one order's entries in memory (it was retired); its file entries stay."""
+        self._by_order.pop(client_order_id, None)
 
     def close(self) -> None:
-        """Flush, remove this journal's sink (only its own) and close the file. Idempotent."""
+        """Flush and close the file (fsync unless the policy is never). Idempotent, never raises."""
         self.flush()
-        if self._sink_id is not None:
-            logger.remove(self._sink_id)
-            self._sink_id = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._closed = True
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
 
     def __enter__(self) -> AuditLogger:
         """Use as a context manager: closed on exit."""
@@ -286,6 +272,50 @@ class AuditLogger:
         """Close the journal."""
         self.close()
 
+    # -- the original design's methods ------------------------------------------------------------
+
+    def log_order_submitted(self, request: OrderRequest, order: Order) -> int:
+        """``order`` was created from ``request``; the entry replay starts that order from."""
+        return self.record(
+            "submitted",
+            actor=order.client_order_id,
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            dst=order.status.value,
+            payload={"order": encode(order), "request": attrs.asdict(request, recurse=False)},
+        )
+
+    def log_order_status_change(self, order: Order, old_status: object) -> int:
+        """``order`` (the new snapshot) moved from ``old_status`` to its status."""
+        return self.record(
+            "transition",
+            actor=order.client_order_id,
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            src=str(getattr(old_status, "value", old_status)),
+            dst=order.status.value,
+        )
+
+    def log_fill(self, fill: Fill) -> int:
+        """A fill, as a record for readers (replay uses the fill trigger's entries)."""
+        return self.record(
+            "fill_recorded",
+            actor=fill.client_order_id,
+            order_id=fill.order_id,
+            client_order_id=fill.client_order_id,
+            payload={"fill": encode(fill)},
+        )
+
+    def log_order_cancelled(self, order_id: str, reason: str = "") -> int:
+        """Order ``order_id`` was cancelled (or its cancel requested) for ``reason``."""
+        return self.record("cancelled", order_id=str(order_id), payload={"reason": reason})
+
+    def log_connection_event(self, event: str, details: dict[str, Any] | None = None) -> int:
+        """A connection event (connect, 1100, reconnect, ...) with its ``details``."""
+        return self.record("connection", actor="connection", trigger=event, payload=details)
+
+    # -- the library's own forms ------------------------------------------------------------------
+
     def log_transition(
         self, trigger: str, src: str, dst: str, *, payload: dict[str, Any] | None = None, **ids: Any
     ) -> int:
@@ -296,55 +326,18 @@ class AuditLogger:
         """Something that should not happen and was absorbed (the state stayed)."""
         return self.record("anomaly", payload={**(payload or {}), "note": note}, **ids)
 
-    def log_order_submitted(self, order: Order, *, actor: str | None = None) -> int:
-        """An order was created; its payload is the full Order that replay starts from."""
+    def order_created(self, order: Order) -> int:
+        """The "submitted" entry of a new order actor (replay starts from its payload)."""
         return self.record(
             "submitted",
-            actor=actor,
+            actor=order.client_order_id,
             order_id=order.order_id,
             client_order_id=order.client_order_id,
             dst=order.status.value,
             payload={"order": encode(order)},
         )
 
-    def log_order_status_change(
-        self, order: Order, src: str, trigger: str | None = None, *, actor: str | None = None
-    ) -> int:
-        """``order`` (the new snapshot) moved from ``src`` to its status."""
-        return self.record(
-            "transition",
-            actor=actor,
-            order_id=order.order_id,
-            client_order_id=order.client_order_id,
-            src=str(src),
-            dst=order.status.value,
-            trigger=trigger,
-        )
-
-    def log_fill(self, fill: Fill, *, actor: str | None = None) -> int:
-        """A fill, as a record for readers (replay uses the fill trigger's entries)."""
-        return self.record(
-            "fill_recorded",
-            actor=actor,
-            order_id=fill.order_id,
-            client_order_id=fill.client_order_id,
-            payload={"fill": encode(fill)},
-        )
-
-    def log_order_cancelled(
-        self, order: Order, reason: str = "", *, actor: str | None = None
-    ) -> int:
-        """The caller asked for ``order`` to be cancelled (the request, not the confirmation)."""
-        return self.record(
-            "cancelled",
-            actor=actor,
-            order_id=order.order_id,
-            client_order_id=order.client_order_id,
-            src=order.status.value,
-            payload={"reason": reason},
-        )
-
-    def log_connection_event(
+    def connection_changed(
         self,
         event: str,
         *,
@@ -353,7 +346,7 @@ class AuditLogger:
         payload: dict[str, Any] | None = None,
         actor: str = "connection",
     ) -> int:
-        """A connection event (connect, 1100, reconnect, ...), with its state change if any."""
+        """A connection event with the link machine's state change (``src`` -> ``dst``)."""
         return self.record(
             "connection", actor=actor, src=src, dst=dst, trigger=event, payload=payload
         )
@@ -361,56 +354,32 @@ class AuditLogger:
     # -- reading back ---------------------------------------------------------------------------
 
     def entries(self) -> list[dict[str, Any]]:
-        """Every entry written so far (flushes first)."""
-        self.flush()
+        """Every entry of the file (flushed first), or the entries an in-memory journal kept."""
         if self._path is None:
-            return list(_parse_lines("".join(self._memory).splitlines(), "<memory>"))
+            return list(parse_lines(self._recent, "<memory>"))
+        self.flush()
         return list(read_journal(self._path))
 
     def entries_for(self, client_order_id: str) -> list[dict[str, Any]]:
         """The entries of one order, in order: what a restarted order actor replays."""
+        if self._path is None:
+            own = self._by_order.get(client_order_id)
+            if own is not None:
+                return list(parse_lines(own, "<memory>"))
         return [e for e in self.entries() if e.get("client_order_id") == client_order_id]
 
 
-def read_journal(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Yield the entries of a journal file.
+def _last_seq(path: Path) -> int:
+    if not path.exists():
+        return 0
+    import warnings
 
-    A torn last line (a crash in the middle of a write) is skipped with a :class:`JournalWarning`;
-    so is a corrupt line in the middle, naming its line number. Reading never raises on content.
-    """
-    with open(path, encoding="utf-8", errors="replace") as f:
-        yield from _parse_lines(f, str(path))
-
-
-def _parse_lines(lines: Iterable[str], where: str) -> Iterator[dict[str, Any]]:
-    bad: tuple[int, str] | None = None
-    for number, line in enumerate(lines, start=1):
-        text = line.strip()
-        if not text:
-            continue
-        if bad is not None:
-            warnings.warn(
-                f"{where}:{bad[0]}: corrupt journal line skipped: {bad[1][:80]!r}",
-                JournalWarning,
-                stacklevel=3,
-            )
-            bad = None
-        try:
-            entry = json.loads(text)
-        except ValueError:
-            bad = (number, text)
-            continue
-        if isinstance(entry, dict):
-            yield entry
-        else:
-            bad = (number, text)
-    if bad is not None:
-        warnings.warn(
-            f"{where}:{bad[0]}: torn last journal line ignored (interrupted write?): "
-            f"{bad[1][:80]!r}",
-            JournalWarning,
-            stacklevel=3,
-        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", JournalWarning)
+            return max((e.get("seq", 0) for e in read_journal(path)), default=0)
+    except OSError as error:
+        raise JournalError(f"cannot read journal {path}: {error}") from error
 
 
 def replay_orders(entries: Iterable[dict[str, Any]]) -> dict[str, Order]:

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from loguru import logger
 
 from ibkr_exec.errors import LiveTradingNotAllowedError
+from ibkr_exec.journal_file import FsyncPolicy
 
 #: Ports on which TWS / IB Gateway trade a live (real money) account by default.
 LIVE_PORTS = frozenset({7496, 4001})
@@ -91,6 +93,29 @@ def _parse_journal_path(name: str, raw: object) -> Path | None:
     return path
 
 
+def _parse_fsync(name: str, raw: object) -> str:
+    """never / terminal / always (see :class:`~ibkr_exec.journal_file.FsyncPolicy`)."""
+    try:
+        return FsyncPolicy.parse(str(raw)).value
+    except ValueError:
+        choices = ", ".join(p.value for p in FsyncPolicy)
+        raise ValueError(f"{name} must be one of {choices}, got {raw!r}") from None
+
+
+def _parse_log_level(name: str, raw: object) -> str:
+    """A loguru level name (TRACE, DEBUG, INFO, ... or one the application added), or OFF."""
+    text = str(raw).strip().upper()
+    if text == "OFF":
+        return text
+    try:
+        logger.level(text)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a loguru level name (TRACE, DEBUG, ...) or OFF, got {raw!r}"
+        ) from None
+    return text
+
+
 #: field name -> (environment variable, parser)
 _FIELDS: dict[str, tuple[str, Callable[[str, object], Any]]] = {
     "host": ("IBKR_HOST", _parse_host),
@@ -105,6 +130,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str, object], Any]]] = {
     "reconnect_backoff_seconds": ("IBKR_RECONNECT_BACKOFF_SECONDS", _parse_seconds),
     "allow_live": ("IBKR_ALLOW_LIVE", _parse_bool),
     "journal_path": ("IBKR_JOURNAL_PATH", _parse_journal_path),
+    "journal_fsync": ("IBKR_JOURNAL_FSYNC", _parse_fsync),
+    "journal_log_level": ("IBKR_JOURNAL_LOG_LEVEL", _parse_log_level),
 }
 _BY_ENV = {env: field for field, (env, _) in _FIELDS.items()}
 
@@ -136,6 +163,8 @@ class Settings:
     )
     allow_live: bool = False
     journal_path: Path | None = attrs.field(default=None, validator=_checked("journal_path"))
+    journal_fsync: str = attrs.field(default="terminal", validator=_checked("journal_fsync"))
+    journal_log_level: str = attrs.field(default="TRACE", validator=_checked("journal_log_level"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

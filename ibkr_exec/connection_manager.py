@@ -6,6 +6,8 @@ It owns the connection actor (``actors.connection``) and builds the ib_async ada
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,7 @@ from ibkr_exec.actors.connection import ConnectionActor, LinkSettings
 from ibkr_exec.audit import AuditLogger
 from ibkr_exec.broker.port import BrokerLink, Sink
 from ibkr_exec.config import Settings, check_live_allowed
+from ibkr_exec.errors import JournalError, NotConnectedError
 from ibkr_exec.events import ConnectionEventHandler
 from ibkr_exec.statemachines.actor import STOPPED
 from ibkr_exec.statemachines.connection import CLOSED, DISCONNECTED, FAILED, READY
@@ -45,6 +48,8 @@ class IBKRConnectionManager:
         reconnect_backoff_seconds: float = 1.0,
         allow_live: bool = False,
         journal_path: str | Path | None = None,
+        journal_fsync: str = "terminal",
+        journal_log_level: str = "TRACE",
         audit_logger: AuditLogger | None = None,
         max_requests_per_second: int | None = None,
     ) -> None:
@@ -59,10 +64,13 @@ class IBKRConnectionManager:
             reconnect_backoff_seconds=reconnect_backoff_seconds,
             allow_live=allow_live,
             journal_path=None if journal_path is None else Path(journal_path),
+            journal_fsync=journal_fsync,
+            journal_log_level=journal_log_level,
         )
         self._owns_journal = audit_logger is None
         self._journal = audit_logger
         self._handlers: list[object] = []
+        self._unwatch_journal: Callable[[], None] | None = None
         self._actor: ConnectionActor | None = None
         self._broker: IBBroker | None = None
         self._max_requests: int | None = None
@@ -84,13 +92,25 @@ class IBKRConnectionManager:
     def journal(self) -> AuditLogger:
         """The audit journal (IBKR_JOURNAL_PATH, or in memory when unset)."""
         if self._journal is None:
-            self._journal = AuditLogger(self.settings.journal_path)
+            settings = self.settings
+            level = settings.journal_log_level
+            self._journal = AuditLogger(
+                settings.journal_path,
+                fsync=settings.journal_fsync,
+                log_level=None if level == "OFF" else level,
+            )
         return self._journal
 
     @property
     def state(self) -> str:
         """The connection state: DISCONNECTED, CONNECTING, SYNCING, READY, DEGRADED, ..."""
         return self._actor.state if self._actor is not None else DISCONNECTED
+
+    @property
+    def last_disconnect_reason(self) -> str:
+        """Why the link was last lost ("socket closed by peer", "IB 1100: ...", "closed" after
+        :meth:`disconnect`); "" while it never was. Read it in ``on_disconnected``."""
+        return self._actor.last_disconnect_reason if self._actor is not None else ""
 
     @property
     def ib(self) -> Any:
@@ -112,7 +132,7 @@ class IBKRConnectionManager:
             self._broker.ib.client.MaxRequests = value
 
     def add_handler(self, handler: ConnectionEventHandler) -> None:
-        """Receive on_connected / on_disconnected / on_connection_failed."""
+        """Receive on_connected / on_disconnected / on_connection_failed / on_journal_failed."""
         self._handlers.append(handler)
 
     def remove_handler(self, handler: ConnectionEventHandler) -> None:
@@ -139,8 +159,20 @@ class IBKRConnectionManager:
             actor.handlers = self._handlers  # shared list: handlers added later are seen
             actor.start()
             self._actor = actor
+            self._watch_journal(actor)
         assert self._actor is not None
         return self._actor
+
+    def _watch_journal(self, actor: ConnectionActor) -> None:
+        """Tell the connection handlers (on_journal_failed) when the journal cannot be written."""
+        if self._unwatch_journal is not None:
+            self._unwatch_journal()
+
+        def failed(error: JournalError) -> None:
+            # Through the connection actor's notifier: coroutine handlers are awaited on stop.
+            actor._notify("on_journal_failed", error)
+
+        self._unwatch_journal = self.journal.add_failure_listener(failed)
 
     def _make_link(self, sink: Sink) -> BrokerLink:
         # Imported here, not at the top: ib_async pulls in numpy (~0.3 s), and ``import
@@ -172,14 +204,50 @@ class IBKRConnectionManager:
         return self.state == READY
 
     async def ensure_connected(self, timeout: float | None = None) -> None:
-        """Return once READY: connect if never connected, else wait for the reconnect.
+        """Return once connected and reconciled over a live link: connect if never connected
+        (or after a failure), else do what :meth:`wait_reconciled` does.
 
-        NotConnectedError when that does not happen within ``timeout`` (default: the settings').
+        A READY state alone is not trusted: the socket may already be closed by the other end
+        without the client having noticed yet, so this checks the link with a round trip.
+        NotConnectedError when that does not happen within ``timeout`` (None: the settings').
         """
         if self.state in (DISCONNECTED, FAILED, CLOSED):
             await self.connect()
-            return
-        await self.actor().wait_ready(timeout or self.settings.timeout_seconds)
+        await self.wait_reconciled(timeout)
+
+    async def wait_reconciled(self, timeout: float | None = None) -> None:
+        """A barrier: return once the link is READY *and* every message the broker sent before
+        this call has been applied to the orders.
+
+        It asks the broker for its time on the live socket and waits for the answer (whatever
+        the broker sent before it has then arrived), then lets every order actor apply what it
+        was given. If the socket turns out to be dead (dropped by the other end, not noticed
+        yet), it waits for the reconnect and its reconciliation, and checks again. So after::
+
+            fake_tws.disconnect_clients()
+            await manager.wait_reconciled()
+
+        the client has reconnected, and fills made while it was away are applied.
+        Raises NotConnectedError when that is not reached within ``timeout`` seconds (None: the
+        settings' ``timeout_seconds``), or when the connection is closed or gave up.
+        """
+        loop = asyncio.get_running_loop()
+        limit = self.settings.timeout_seconds if timeout is None else timeout
+        deadline = loop.time() + limit
+        conn = self.actor()
+        while True:
+            await conn.wait_ready(max(deadline - loop.time(), 0.0))
+            try:
+                await conn.link.round_trip(max(deadline - loop.time(), 0.0))
+                await conn.applied(max(deadline - loop.time(), 0.0))
+            except ConnectionError:
+                continue  # the socket was dead: wait_ready now waits for the reconnect
+            except TimeoutError:
+                raise NotConnectedError(
+                    f"link not confirmed live and reconciled within {limit} s (state {self.state})"
+                ) from None
+            if conn.state == READY and conn.link.is_connected():
+                return
 
     async def __aenter__(self) -> IBKRConnectionManager:
         """Connect on entry."""

@@ -325,7 +325,7 @@ async def run_demo(
         allow_live=os.environ.get("IBKR_ALLOW_LIVE", "").strip().lower() == "true",
         audit_logger=AuditLogger(journal, buffer_entries=1),
     )
-    tracker = Tracker(view)
+    tracker = Tracker(view, manager)
     executor = IBKROrderExecutor(
         manager,
         risk_check_callback=lambda request: request.quantity <= RISK_LIMIT,
@@ -381,9 +381,10 @@ async def run_demo(
     view.final_table()
     written = _write_traces(out, journal, demo)
     view.say(f"\nJournal: {journal}")
-    view.say(
-        f"Traces ({len(written)} files) in {out / 'traces'}; draw one again with:\n"
-        f"  ibkr-exec trace {journal} --order {demo.expected[-1].cid if demo.expected else 'ID'}"
+    view.say(f"Traces ({len(written)} files) in {out / 'traces'}; draw one again with:")
+    view.say(  # a command to copy: the terminal may wrap it, we do not break it
+        f"  ibkr-exec trace {journal} --order {demo.expected[-1].cid if demo.expected else 'ID'}",
+        wrap=False,
     )
     elapsed = time.monotonic() - started
     if demo.failures:

@@ -20,7 +20,13 @@ from typing import TextIO
 
 import attrs
 
-from ibkr_exec import ConnectionEventHandler, Order, OrderEventHandler, OrderStatus
+from ibkr_exec import (
+    ConnectionEventHandler,
+    IBKRConnectionManager,
+    Order,
+    OrderEventHandler,
+    OrderStatus,
+)
 
 __all__ = ["DemoFailure", "LiveTable", "Tracker"]
 
@@ -61,7 +67,8 @@ def describe(order: Order) -> str:
 class LiveTable:
     """Narration plus a table of every order and the link's state.
 
-    ``tty`` defaults to whether ``stream`` is a terminal. ``columns`` fixes the width; by default
+    ``tty`` defaults to whether ``stream`` is a terminal that can move its cursor (not
+    ``TERM=dumb``). ``columns`` fixes the width; by default
     it is read before every redraw (``COLUMNS``, else the terminal's size), so a resize is
     followed.
     """
@@ -73,7 +80,8 @@ class LiveTable:
         self._out = stream or sys.stdout
         if tty is None:
             isatty = getattr(self._out, "isatty", None)
-            tty = bool(isatty and isatty())
+            # A "dumb" terminal (Emacs shell buffers, some CI consoles) cannot move the cursor.
+            tty = bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
         self._tty = tty
         self._columns = columns
         self._rows: dict[str, _Row] = {}
@@ -100,10 +108,11 @@ class LiveTable:
                 pass
         return shutil.get_terminal_size().columns
 
-    def say(self, text: str) -> None:
-        """A narration line (printed above the table on a terminal)."""
+    def say(self, text: str, *, wrap: bool = True) -> None:
+        """A narration line (printed above the table on a terminal, wrapped to its width unless
+        ``wrap`` is false: a command to copy stays whole)."""
         self._erase()
-        self._out.write(self._wrap(text) + "\n")
+        self._out.write((self._wrap(text) if wrap else text) + "\n")
         self._draw()
 
     def _wrap(self, text: str) -> str:
@@ -230,9 +239,10 @@ class DemoFailure(Exception):
 class Tracker(OrderEventHandler, ConnectionEventHandler):
     """Hears every order and link event: feeds the live table and wakes the scenario waiting."""
 
-    def __init__(self, view: LiveTable) -> None:
-        """Report to ``view``."""
+    def __init__(self, view: LiveTable, manager: IBKRConnectionManager) -> None:
+        """Report to ``view``; ``manager`` says why the link dropped."""
         self.view = view
+        self.manager = manager
         self.orders: dict[str, Order] = {}
         self.labels: dict[str, str] = {}
         self.link = "DISCONNECTED"
@@ -255,11 +265,11 @@ class Tracker(OrderEventHandler, ConnectionEventHandler):
         self.view.link("READY", "connected and reconciled")
         self._wake()
 
-    def on_disconnected(self, reason: str = "the link dropped") -> None:
-        """The link dropped; the order actors are paused. (``reason`` is optional so the
-        handler works whether the library passes the reason or not.)"""
+    def on_disconnected(self) -> None:
+        """The link dropped; the order actors are paused."""
         self.link = "DOWN"
         if not self.closing:
+            reason = self.manager.last_disconnect_reason
             self.view.link("DOWN", f"{reason}; order actors paused")
         self._wake()
 

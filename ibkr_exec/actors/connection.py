@@ -36,9 +36,11 @@ from ibkr_exec.broker.port import (
     ConnectivityLost,
     ConnectivityRestored,
     LinkLost,
+    OrderDiscovered,
     Sink,
 )
 from ibkr_exec.errors import NotConnectedError
+from ibkr_exec.models import Order
 from ibkr_exec.statemachines.actor import STOPPED
 from ibkr_exec.statemachines.connection import (
     CLOSED,
@@ -114,6 +116,11 @@ class _LinkWorkFailed:
 _COMMAND_NAMES = {RequestCancel: "cancel", PlaceOrder: "place", Reassign: "reassign"}
 
 
+@attrs.frozen
+class _Barrier:
+    """Answered once every message queued before it has been handled (see ``applied``)."""
+
+
 class ConnectionActor(Actor):
     """The broker link's actor and the order actors' supervisor.
 
@@ -141,12 +148,17 @@ class ConnectionActor(Actor):
         self._notifier = notifier or Notifier(journal)
         self._link = link_factory(self._hear)
         self._routes = Routes()
+        #: Offered every order the broker reports that no actor manages (OrderDiscovered); it
+        #: returns the actor it created for it (routed from then on) or None. Set by the executor.
+        self.discover: Callable[[Order], OrderActor | None] | None = None
         self._link_task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._rng = random.Random()
         self._last_error = ""
         #: The commands still stashed when the connection closed, as (Order, command name).
         self.unsent: list[tuple[Any, str]] = []
+        #: Why the link was last lost ("" before any loss); handlers' on_disconnected reads it.
+        self.last_disconnect_reason = ""
 
     # -- public API (called by the executor) -----------------------------------------------------
 
@@ -209,6 +221,19 @@ class ConnectionActor(Actor):
                     f"connection not READY within {timeout} s (state {self.state})"
                 ) from None
 
+    async def applied(self, timeout: float) -> None:
+        """Return once every report told to this actor before the call has been routed and
+        applied by its order actor (a barrier through both mailboxes)."""
+        await self.ask(_Barrier(), timeout=timeout)
+        actors = [a for a in self._routes.actors() if a.mode != STOPPED]
+        answers = await asyncio.gather(
+            *(a.ask(GetOrder(), timeout=timeout) for a in actors), return_exceptions=True
+        )
+        # An actor that stopped meanwhile has nothing left to apply; one that is too slow has.
+        for answer in answers:
+            if isinstance(answer, TimeoutError):
+                raise answer
+
     async def close(self) -> None:
         """Disconnect for good and stop every order actor. Idempotent."""
         if self.state != CLOSED:
@@ -216,7 +241,7 @@ class ConnectionActor(Actor):
             self._abandon_stashes()
             self._transition("close")
             if was_up:
-                self._notify("on_disconnected", "closed")
+                self._disconnected("closed")
         await self.stop()
 
     def _abandon_stashes(self) -> None:
@@ -291,7 +316,7 @@ class ConnectionActor(Actor):
         self._transition("socket_lost", reason=event.reason)
         self._pause_orders()
         if was_up:
-            self._notify("on_disconnected", event.reason or "socket closed")
+            self._disconnected(event.reason or "socket closed")
         self._start_link_task(self._reconnect)
 
     def _connectivity_lost(self, event: ConnectivityLost) -> None:
@@ -300,7 +325,7 @@ class ConnectionActor(Actor):
             return
         self._transition("connectivity_lost", reason=event.message)
         self._pause_orders()
-        self._notify("on_disconnected", f"IB 1100: {event.message}")
+        self._disconnected(f"IB 1100: {event.message}")
 
     def _connectivity_restored(self, event: ConnectivityRestored) -> None:
         if event.data_kept and self.state == DEGRADED:
@@ -461,6 +486,15 @@ class ConnectionActor(Actor):
                 actor.client_order_id,
             )
 
+    def _discovered(self, report: OrderDiscovered) -> None:
+        order = report.order
+        if self.discover is None or self._routes.get(order.client_order_id) is not None:
+            return
+        actor = self.discover(order)
+        if actor is not None:
+            self.adopt(actor)
+            actor.start()
+
     def _unrouted(self, report: Any) -> None:
         self.journal.record(
             "unrouted",
@@ -510,12 +544,16 @@ class ConnectionActor(Actor):
                 f"unexpected connection event {trigger} in {src}: ignored", actor=self.name
             )
             return
-        self.journal.log_connection_event(trigger, src=src, dst=self.state, payload=payload)
+        self.journal.connection_changed(trigger, src=src, dst=self.state, payload=payload)
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
     def _journal_event(self, event: str, payload: dict[str, Any]) -> None:
-        self.journal.log_connection_event(event, src=self.state, dst=self.state, payload=payload)
+        self.journal.connection_changed(event, src=self.state, dst=self.state, payload=payload)
+
+    def _disconnected(self, reason: str) -> None:
+        self.last_disconnect_reason = reason
+        self._notify("on_disconnected")
 
     def _notify(self, method: str, *args: Any) -> None:
         for handler in list(self.handlers):
@@ -523,6 +561,7 @@ class ConnectionActor(Actor):
 
 
 _HANDLERS: dict[type, Callable[[ConnectionActor, Any], Any]] = {
+    OrderDiscovered: ConnectionActor._discovered,
     LinkLost: ConnectionActor._link_lost,
     ConnectivityLost: ConnectionActor._connectivity_lost,
     ConnectivityRestored: ConnectionActor._connectivity_restored,
@@ -532,4 +571,5 @@ _HANDLERS: dict[type, Callable[[ConnectionActor, Any], Any]] = {
     _AttemptFailed: ConnectionActor._attempt_failed,
     _GiveUp: ConnectionActor._give_up,
     _LinkWorkFailed: ConnectionActor._link_work_failed,
+    _Barrier: lambda actor, _: None,
 }

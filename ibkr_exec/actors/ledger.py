@@ -171,8 +171,7 @@ class OrderLedger:
     def order(self) -> Order:
         """The current Order snapshot (built on first request after a change, then cached)."""
         if self._snapshot is None:
-            self._snapshot = attrs.evolve(
-                self.base,
+            self._snapshot = self.base._evolved(
                 status=OrderStatus(self.state),
                 filled_quantity=self.filled,
                 average_fill_price=self.average_fill_price(),
@@ -193,7 +192,7 @@ class OrderLedger:
     def fill(self, exec_id: str) -> Fill:
         """The Fill snapshot for ``exec_id`` (with its commission once reported)."""
         report = (self._fills or {})[exec_id]
-        return Fill(
+        return Fill._trusted(
             fill_id=report.exec_id,
             order_id=report.order_id,
             symbol=report.symbol,

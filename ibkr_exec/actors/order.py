@@ -38,8 +38,10 @@ from ibkr_exec.actors.ledger import OrderLedger, Outcome
 from ibkr_exec.actors.messages import STASHED_WHILE_PAUSED, GetOrder, PlaceOrder, RequestCancel
 from ibkr_exec.actors.runtime import Actor, RestartPolicy
 from ibkr_exec.audit import AuditLogger, encode
-from ibkr_exec.broker.port import Broker
+from ibkr_exec.broker.port import Broker, OrderRejected
+from ibkr_exec.errors import JournalError
 from ibkr_exec.models import Fill, Order
+from ibkr_exec.statemachines.actor import RUNNING
 from ibkr_exec.statemachines.order import ORDER_TERMINAL_STATES, PENDING_CANCEL
 
 __all__ = ["OrderActor", "Subscriber"]
@@ -84,7 +86,7 @@ class OrderActor(Actor):
         policy: RestartPolicy | None = None,
     ) -> OrderActor:
         """The actor of a new order (status PENDING); writes the entry replay starts from."""
-        journal.log_order_submitted(order, actor=order.client_order_id)
+        journal.order_created(order)
         return cls(
             OrderLedger.new(order), broker=broker, journal=journal, parent=parent, policy=policy
         )
@@ -188,12 +190,7 @@ class OrderActor(Actor):
         if kind in STASHED_WHILE_PAUSED and not self._link_up():
             return self._defer(message)
         if kind is PlaceOrder:
-            self._command("place_order", message)
-            # Write-ahead: the order is on disk before the broker has it, so a process that dies
-            # right after placing can still recover it (by orderRef) from the journal.
-            self._journal.flush()
-            self._broker.place_order(self._ledger.order())
-            return self._ledger.order()
+            return self._place(message)
         now = datetime.now(UTC)
         outcome = self._ledger.handle(message, now)
         if outcome is not None:
@@ -204,6 +201,28 @@ class OrderActor(Actor):
             if self._subscribers:
                 self._emit(outcome)
         return self._ledger.order() if kind is RequestCancel else None
+
+    def place_now(self) -> bool:
+        """Place a new order from the caller's task, before the actor is started: the executor
+        does this so that the bytes leave before its task yields, and starts and routes the
+        actor right after (no report can arrive before the next loop turn). The write-ahead is
+        that of a :class:`PlaceOrder` message. Returns False, having done nothing, when the link
+        is down or the actor paused: tell it ``PlaceOrder()`` then."""
+        if self.mode != RUNNING or not self._link_up():
+            return False
+        self._place(PlaceOrder())
+        return True
+
+    def _place(self, message: PlaceOrder) -> Order:
+        self._command("place_order", message)
+        # Write-ahead: the order is on disk before the broker has it, so a process that dies
+        # right after placing can still recover it (by orderRef) from the journal.
+        try:
+            self._journal.write_ahead()
+        except JournalError as error:
+            return self._not_sent(error)
+        self._broker.place_order(self._ledger.order())
+        return self._ledger.order()
 
     def receive_unstashed(self, message: Any) -> Any:
         """Re-check a stashed command against the state reached meanwhile, then apply it."""
@@ -270,7 +289,16 @@ class OrderActor(Actor):
             ts=now,
         )
         if dst != src and dst in ORDER_TERMINAL_STATES:
-            journal.flush()  # an order's end is on disk before anyone acts on it
+            journal.flush(terminal=True)  # an order's end is on disk before anyone hears
+
+    def _not_sent(self, error: JournalError) -> Order:
+        # Fail closed: the placement's write-ahead entry could not be stored, so IB must never
+        # get the order. It ends REJECTED here (no code: the broker never saw it), which also keeps
+        # every later reconnect from placing it.
+        base = self._ledger.base
+        reason = f"not sent: {error}"
+        self.receive(OrderRejected(order_id=base.order_id or "", code=None, reason=reason))
+        return self._ledger.order()
 
     def _command(self, command: str, message: Any) -> None:
         ledger = self._ledger

@@ -38,6 +38,7 @@ from ibkr_exec import (
 from ibkr_exec.sim import FakeTWS
 from ibkr_exec.statemachines import order_machine
 
+from .conftest import far_zone
 from .waiting import Events, Recorder
 
 # -- edge recording -------------------------------------------------------------------------------
@@ -333,7 +334,7 @@ async def run_path(
     ``check=False`` skips the end-of-run checks (edge scenarios assert their own end state)."""
     with tempfile.TemporaryDirectory() as tmp:
         journal_path = Path(tmp) / "journal.jsonl"
-        async with FakeTWS() as tws:
+        async with FakeTWS(timezone=far_zone()) as tws:
             tws.set_price("AAPL", Decimal("150"))
             manager = IBKRConnectionManager(
                 tws.host,

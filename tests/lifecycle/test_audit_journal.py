@@ -13,7 +13,7 @@ import pytest
 from loguru import logger
 from support import new_order
 
-from ibkr_exec.audit import AuditLogger, JournalWarning, read_journal
+from ibkr_exec.audit import AuditLogger, JournalWarning, read_journal, replay_orders
 
 SCHEMA = ["ts", "seq", "kind", "actor", "order_id", "client_order_id", "src", "dst", "trigger"]
 
@@ -25,7 +25,7 @@ def write_lines(path: Path, *lines: str) -> None:
 def test_an_entry_has_the_schema_fields_with_utc_time_and_decimal_as_string(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
     with AuditLogger(path) as journal:
-        journal.log_order_submitted(new_order(), actor="c-1")
+        journal.order_created(new_order())
     entry = json.loads(path.read_text(encoding="utf-8"))
     assert [k for k in entry if k != "payload"] == SCHEMA
     assert datetime.fromisoformat(entry["ts"]).utcoffset().total_seconds() == 0  # type: ignore[union-attr]
@@ -111,3 +111,30 @@ def test_journal_entries_do_not_reach_the_default_stderr_sink() -> None:
         "assert [e['kind'] for e in j.entries()] == ['secret-kind']\n"
     )
     assert "secret-kind" not in out.stderr + out.stdout
+
+
+def test_the_original_design_methods_work_as_written_and_read_back(tmp_path: Path) -> None:
+    from ibkr_exec.models import Fill, OrderRequest, OrderStatus, Side
+
+    request = OrderRequest("AAPL", 100, "LIMIT", "BUY", limit_price="150", client_order_id="c-1")
+    order = new_order()
+    fill = Fill(
+        "E1", "7", "AAPL", Decimal(40), Decimal("149.5"), Side.BUY, order.submitted_at,
+        client_order_id="c-1",
+    )  # fmt: skip
+    with AuditLogger(tmp_path / "j.jsonl") as journal:
+        journal.log_order_submitted(request, order)
+        journal.log_order_status_change(order, OrderStatus.SUBMITTED)
+        journal.log_fill(fill)
+        journal.log_order_cancelled("7", "user asked")
+        journal.log_connection_event("connected", {"host": "127.0.0.1"})
+        entries = journal.entries()
+    submitted, changed, filled, cancelled, connection = entries
+    assert submitted["kind"] == "submitted"
+    assert submitted["payload"]["request"]["limit_price"] == "150"
+    assert submitted["payload"]["order"]["client_order_id"] == "c-1"
+    assert (changed["src"], changed["dst"]) == ("SUBMITTED", "PENDING")
+    assert (filled["order_id"], filled["payload"]["fill"]["quantity"]) == ("7", "40")
+    assert (cancelled["order_id"], cancelled["payload"]["reason"]) == ("7", "user asked")
+    assert (connection["trigger"], connection["payload"]) == ("connected", {"host": "127.0.0.1"})
+    assert replay_orders(entries)["c-1"].status.value == "PENDING"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ibkr_exec import (
     AuditLogger,
@@ -40,8 +41,11 @@ class Statuses(OrderEventHandler):
                 await self._changed.wait()
 
 
-def executor_for(tws: FakeTWS, journal: Path, **options: object) -> IBKROrderExecutor:
-    """An executor (not started) on ``tws``, journaling to ``journal``."""
+def executor_for(
+    tws: FakeTWS | Any, journal: Path, *, client_id: int = 1, **options: object
+) -> IBKROrderExecutor:
+    """An executor (not started) on ``tws`` (anything with ``host`` and ``port``), journaling
+    to ``journal``."""
     settings: dict[str, object] = {
         "timeout_seconds": 3.0,
         "reconnect_backoff_seconds": 0.02,
