@@ -43,6 +43,7 @@ from ibkr_exec.errors import (
 from ibkr_exec.events import ConnectionEventHandler, OrderEventHandler
 from ibkr_exec.models import Fill, Order, OrderRequest, OrderStatus, Position
 from ibkr_exec.statemachines.actor import PAUSED
+from ibkr_exec.statemachines.connection import READY
 
 __all__ = ["IBKRConnectionManager", "IBKROrderExecutor", "RiskCheck"]  # the manager re-exported
 
@@ -57,7 +58,9 @@ class IBKROrderExecutor:
     RiskCheckError to refuse (any other exception refuses too: the check fails closed).
     ``audit_logger`` defaults to the connection manager's journal. On start, orders found in the
     journal are rebuilt and reconciled with the broker (orders of an earlier process are found
-    by their orderRef and managed again).
+    by their orderRef and managed again); an open order IB reports whose orderRef starts with
+    ``client_order_id_prefix + "-"`` but that the journal lacks (lost or cut short) is adopted:
+    managed like the others, journaled as "adopted".
     """
 
     def __init__(
@@ -108,18 +111,39 @@ class IBKROrderExecutor:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Rebuild journaled orders, then connect and reconcile them with the broker."""
-        self._notifier = Notifier(self.journal)
-        self._recover()
-        await self.connection.connect()
+        """Rebuild journaled orders, then connect and reconcile them with the broker.
 
-    async def stop(self) -> None:
-        """Stop every actor, await handler tasks and close the link. Leaves no task behind."""
+        A start that fails (NotConnectedError...) stops what it started, so calling
+        :meth:`start` again retries from scratch.
+        """
+        self._notifier = Notifier(self.journal)
+        try:
+            self._recover()
+            self.connection.actor().discover = self._adopt_unjournaled
+            await self.connection.connect()
+        except BaseException:
+            actor = self.connection._actor
+            if actor is not None:
+                await actor.close()  # its order actors with it: the retry recovers them again
+            raise
+
+    async def stop(self) -> list[tuple[Order, str]]:
+        """Stop every actor, await handler tasks and close the link. Leaves no task behind.
+
+        Returns the commands that were asked for while the link was down and never sent, as
+        (Order, "cancel" | "place") pairs (empty after a clean run). Each is also journaled as
+        an anomaly and logged (loguru, WARNING), so ``async with`` users learn of them too.
+        """
+        actor = self.connection._actor
         await self.connection.disconnect()
         for hold in list(self._holding):
             hold.release()  # fills still waiting for their commission are announced now
         if self._notifier is not None:
             await self._notifier.drain()
+        if actor is None:
+            return []
+        unsent, actor.unsent = actor.unsent, []
+        return unsent
 
     async def __aenter__(self) -> IBKROrderExecutor:
         """Start on entry."""
@@ -158,6 +182,24 @@ class IBKROrderExecutor:
                 "recovered", payload={"orders": recovered}, actor="executor"
             )
 
+    def _adopt_unjournaled(self, order: Order) -> OrderActor | None:
+        # An order IB reports whose orderRef carries our prefix but that the journal lacks (lost
+        # or cut short before its entries reached the disk): ours, so managed, not "unrouted".
+        if not order.client_order_id.startswith(f"{self._prefix}-"):
+            return None
+        conn = self.connection.actor()
+        actor = OrderActor.create(order, broker=conn.link, journal=self.journal, parent=conn)
+        self.journal.record(
+            "adopted",
+            actor="executor",
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            dst=order.status.value,
+            payload={"note": "reported by IB with this executor's orderRef prefix; not journaled"},
+        )
+        self._watch(actor)
+        return actor
+
     # -- orders ---------------------------------------------------------------------------------
 
     async def submit_order(self, request: OrderRequest, *, timeout: float | None = None) -> Order:
@@ -190,9 +232,7 @@ class IBKROrderExecutor:
                 order_id = conn.link.next_order_id()
             except ConnectionError as error:
                 raise NotConnectedError(f"link lost while submitting {cid!r}: {error}") from error
-            order = Order.from_request(
-                request, client_order_id=cid, submitted_at=datetime.now(UTC), order_id=str(order_id)
-            )
+            order = Order._pending(request, cid, datetime.now(UTC), str(order_id))
             actor = OrderActor.create(order, broker=conn.link, journal=self.journal, parent=conn)
         finally:
             self._reserved.discard(cid)
@@ -208,9 +248,17 @@ class IBKROrderExecutor:
 
         unsubscribe = actor.subscribe(on_snapshot)
         self._watch(actor)
-        conn.adopt(actor)
-        actor.start()
-        actor.tell(PlaceOrder())
+        # Tick to wire: when READY the bytes leave from this task, before it yields (the
+        # write-ahead entry is on disk first); routing and the actor's task follow at once,
+        # before any report about the order can be read from the socket.
+        placed = False
+        try:
+            placed = conn.state == READY and actor.place_now()
+        finally:
+            conn.adopt(actor)
+            actor.start()
+        if not placed:
+            actor.tell(PlaceOrder())
         try:
             result = await asyncio.wait_for(acknowledged, wait)
         except TimeoutError:

@@ -127,9 +127,20 @@ class BrokerAnomaly:
     order_id: str | None = None
 
 
+@attrs.frozen
+class OrderDiscovered:
+    """The broker reported an order (openOrder) that the link was not told is the library's:
+    its full description, validated, sent just before the report about its status. The
+    connection actor offers it to its discovery hook (restart recovery adopts an order whose
+    orderRef carries the executor's prefix when the journal lacks it)."""
+
+    order: Order
+
+
 #: Everything a broker can report about one order (or could not make sense of).
 BrokerReport = (
     OrderAccepted
+    | OrderDiscovered
     | ExecutionReport
     | CommissionReport
     | CancelPending
