@@ -19,6 +19,7 @@ from ibkr_exec.errors import (
     ReadOnlyError,
     RiskCheckError,
     StashFullError,
+    UnknownOrderError,
 )
 from ibkr_exec.events import ConnectionEventHandler, OrderEventHandler
 from ibkr_exec.executor import IBKRConnectionManager, IBKROrderExecutor, RiskCheck
@@ -69,6 +70,7 @@ __all__ = [
     "StashFullError",
     "TimeInForce",
     "TraceError",
+    "UnknownOrderError",
     "__version__",
     "load_trace",
     "read_journal",

@@ -6,6 +6,7 @@ It owns the connection actor (``actors.connection``) and builds the ib_async ada
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -17,7 +18,7 @@ from ibkr_exec.actors.connection import ConnectionActor, LinkSettings
 from ibkr_exec.audit import AuditLogger
 from ibkr_exec.broker.port import BrokerLink, Sink
 from ibkr_exec.config import Settings, check_live_allowed
-from ibkr_exec.errors import JournalError
+from ibkr_exec.errors import JournalError, NotConnectedError
 from ibkr_exec.events import ConnectionEventHandler
 from ibkr_exec.statemachines.actor import STOPPED
 from ibkr_exec.statemachines.connection import CLOSED, DISCONNECTED, FAILED, READY
@@ -106,6 +107,12 @@ class IBKRConnectionManager:
     def state(self) -> str:
         """The connection state: DISCONNECTED, CONNECTING, SYNCING, READY, DEGRADED, ..."""
         return self._actor.state if self._actor is not None else DISCONNECTED
+
+    @property
+    def last_disconnect_reason(self) -> str:
+        """Why the link was last lost ("socket closed by peer", "IB 1100: ...", "closed" after
+        :meth:`disconnect`); "" while it never was. Read it in ``on_disconnected``."""
+        return self._actor.last_disconnect_reason if self._actor is not None else ""
 
     @property
     def ib(self) -> Any:
@@ -204,14 +211,50 @@ class IBKRConnectionManager:
         return self.state == READY
 
     async def ensure_connected(self, timeout: float | None = None) -> None:
-        """Return once READY: connect if never connected, else wait for the reconnect.
+        """Return once connected and reconciled over a live link: connect if never connected
+        (or after a failure), else do what :meth:`wait_reconciled` does.
 
-        NotConnectedError when that does not happen within ``timeout`` (default: the settings').
+        A READY state alone is not trusted: the socket may already be closed by the other end
+        without the client having noticed yet, so this checks the link with a round trip.
+        NotConnectedError when that does not happen within ``timeout`` (None: the settings').
         """
         if self.state in (DISCONNECTED, FAILED, CLOSED):
             await self.connect()
-            return
-        await self.actor().wait_ready(timeout or self.settings.timeout_seconds)
+        await self.wait_reconciled(timeout)
+
+    async def wait_reconciled(self, timeout: float | None = None) -> None:
+        """A barrier: return once the link is READY *and* every message the broker sent before
+        this call has been applied to the orders.
+
+        It asks the broker for its time on the live socket and waits for the answer (whatever
+        the broker sent before it has then arrived), then lets every order actor apply what it
+        was given. If the socket turns out to be dead (dropped by the other end, not noticed
+        yet), it waits for the reconnect and its reconciliation, and checks again. So after::
+
+            fake_tws.disconnect_clients()
+            await manager.wait_reconciled()
+
+        the client has reconnected, and fills made while it was away are applied.
+        Raises NotConnectedError when that is not reached within ``timeout`` seconds (None: the
+        settings' ``timeout_seconds``), or when the connection is closed or gave up.
+        """
+        loop = asyncio.get_running_loop()
+        limit = self.settings.timeout_seconds if timeout is None else timeout
+        deadline = loop.time() + limit
+        conn = self.actor()
+        while True:
+            await conn.wait_ready(max(deadline - loop.time(), 0.0))
+            try:
+                await conn.link.round_trip(max(deadline - loop.time(), 0.0))
+                await conn.applied(max(deadline - loop.time(), 0.0))
+            except ConnectionError:
+                continue  # the socket was dead: wait_ready now waits for the reconnect
+            except TimeoutError:
+                raise NotConnectedError(
+                    f"link not confirmed live and reconciled within {limit} s (state {self.state})"
+                ) from None
+            if conn.state == READY and conn.link.is_connected():
+                return
 
     async def __aenter__(self) -> IBKRConnectionManager:
         """Connect on entry."""

@@ -325,7 +325,7 @@ async def run_demo(
         allow_live=os.environ.get("IBKR_ALLOW_LIVE", "").strip().lower() == "true",
         audit_logger=AuditLogger(journal, buffer_entries=1),
     )
-    tracker = Tracker(view)
+    tracker = Tracker(view, manager)
     executor = IBKROrderExecutor(
         manager,
         risk_check_callback=lambda request: request.quantity <= RISK_LIMIT,

@@ -20,7 +20,13 @@ from typing import TextIO
 
 import attrs
 
-from ibkr_exec import ConnectionEventHandler, Order, OrderEventHandler, OrderStatus
+from ibkr_exec import (
+    ConnectionEventHandler,
+    IBKRConnectionManager,
+    Order,
+    OrderEventHandler,
+    OrderStatus,
+)
 
 __all__ = ["DemoFailure", "LiveTable", "Tracker"]
 
@@ -233,9 +239,10 @@ class DemoFailure(Exception):
 class Tracker(OrderEventHandler, ConnectionEventHandler):
     """Hears every order and link event: feeds the live table and wakes the scenario waiting."""
 
-    def __init__(self, view: LiveTable) -> None:
-        """Report to ``view``."""
+    def __init__(self, view: LiveTable, manager: IBKRConnectionManager) -> None:
+        """Report to ``view``; ``manager`` says why the link dropped."""
         self.view = view
+        self.manager = manager
         self.orders: dict[str, Order] = {}
         self.labels: dict[str, str] = {}
         self.link = "DISCONNECTED"
@@ -258,11 +265,11 @@ class Tracker(OrderEventHandler, ConnectionEventHandler):
         self.view.link("READY", "connected and reconciled")
         self._wake()
 
-    def on_disconnected(self, reason: str = "the link dropped") -> None:
-        """The link dropped; the order actors are paused. (``reason`` is optional so the
-        handler works whether the library passes the reason or not.)"""
+    def on_disconnected(self) -> None:
+        """The link dropped; the order actors are paused."""
         self.link = "DOWN"
         if not self.closing:
+            reason = self.manager.last_disconnect_reason
             self.view.link("DOWN", f"{reason}; order actors paused")
         self._wake()
 

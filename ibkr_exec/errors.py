@@ -57,6 +57,21 @@ class StashFullError(IBKRExecError):
     """A paused actor's stash is full; the command was refused, not queued."""
 
 
+class UnknownOrderError(IBKRExecError, KeyError):
+    """No order has this id (neither a client_order_id nor IB's order id).
+
+    Also a KeyError, so ``except KeyError`` keeps working. ``key`` is the id that was asked for.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(key)
+
+    def __str__(self) -> str:
+        # KeyError's str() is the repr of its argument; say what was wrong instead.
+        return f"unknown order {self.key!r} (neither a client_order_id nor an order_id)"
+
+
 class ActorStoppedError(IBKRExecError):
     """A message was sent to an actor that has stopped."""
 

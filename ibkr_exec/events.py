@@ -2,12 +2,18 @@
 
 Subclass either protocol and override what you need; every method has a no-op default. A method
 may be a plain function or a coroutine function (the executor runs coroutines as tracked tasks
-and awaits them on stop). An exception raised by a handler is journaled and never reaches the
-actors.
+and awaits them on stop). An exception raised by a handler never reaches the actors: it is logged
+through loguru at ERROR with its traceback (your sinks decide where that goes) and journaled as an
+anomaly with the traceback.
+
+The signatures are those of the original design; the extra facts are on the objects passed:
+a Fill names its order (``fill.order_id``, ``fill.client_order_id``), a rejected Order carries
+IB's error code (``order.reason_code``), and the connection manager keeps the reason of the
+last disconnect (``IBKRConnectionManager.last_disconnect_reason``).
 
 >>> class PrintFills(OrderEventHandler):
-...     def on_fill(self, order: Order, fill: Fill) -> None:
-...         print(order.client_order_id, fill.quantity, "@", fill.price)
+...     def on_fill(self, fill: Fill) -> None:
+...         print(fill.client_order_id, fill.quantity, "@", fill.price)
 """
 
 from __future__ import annotations
@@ -27,14 +33,17 @@ class OrderEventHandler(Protocol):
         """The order's status or filled quantity changed; ``order`` is the new snapshot."""
         return None
 
-    def on_fill(self, order: Order, fill: Fill) -> Awaitable[None] | None:
-        """A new execution (or a correction replacing one) was applied to ``order``."""
+    def on_fill(self, fill: Fill) -> Awaitable[None] | None:
+        """A new execution (or a correction replacing one) was applied to its order.
+
+        ``fill.order_id`` and ``fill.client_order_id`` name the order; the order's new snapshot
+        follows in ``on_order_status`` (or ``executor.get_order_status(fill.client_order_id)``).
+        """
         return None
 
-    def on_order_rejected(
-        self, order: Order, code: int | None, reason: str
-    ) -> Awaitable[None] | None:
-        """The broker rejected ``order`` with IB's error ``code`` and ``reason``."""
+    def on_order_rejected(self, order: Order, reason: str) -> Awaitable[None] | None:
+        """The broker rejected ``order``: ``reason`` is IB's text, ``order.reason_code`` IB's
+        error code."""
         return None
 
 
@@ -46,8 +55,11 @@ class ConnectionEventHandler(Protocol):
         """The link is up *and reconciled*: orders can be sent."""
         return None
 
-    def on_disconnected(self, reason: str) -> Awaitable[None] | None:
-        """The link was lost (socket closed or IB error 1100); order actors are paused."""
+    def on_disconnected(self) -> Awaitable[None] | None:
+        """The link was lost (socket closed or IB error 1100); order actors are paused.
+
+        Why: ``IBKRConnectionManager.last_disconnect_reason``.
+        """
         return None
 
     def on_connection_failed(self, reason: str) -> Awaitable[None] | None:

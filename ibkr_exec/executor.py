@@ -38,10 +38,12 @@ from ibkr_exec.errors import (
     OrderRejectedError,
     ReadOnlyError,
     RiskCheckError,
+    UnknownOrderError,
 )
 from ibkr_exec.events import ConnectionEventHandler, OrderEventHandler
 from ibkr_exec.models import Fill, Order, OrderRequest, OrderStatus, Position
 from ibkr_exec.statemachines.actor import PAUSED
+from ibkr_exec.statemachines.connection import READY
 
 __all__ = ["IBKRConnectionManager", "IBKROrderExecutor", "RiskCheck"]  # the manager re-exported
 
@@ -56,7 +58,9 @@ class IBKROrderExecutor:
     RiskCheckError to refuse (any other exception refuses too: the check fails closed).
     ``audit_logger`` defaults to the connection manager's journal. On start, orders found in the
     journal are rebuilt and reconciled with the broker (orders of an earlier process are found
-    by their orderRef and managed again).
+    by their orderRef and managed again); an open order IB reports whose orderRef starts with
+    ``client_order_id_prefix + "-"`` but that the journal lacks (lost or cut short) is adopted:
+    managed like the others, journaled as "adopted".
     """
 
     def __init__(
@@ -107,18 +111,39 @@ class IBKROrderExecutor:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Rebuild journaled orders, then connect and reconcile them with the broker."""
-        self._notifier = Notifier(self.journal)
-        self._recover()
-        await self.connection.connect()
+        """Rebuild journaled orders, then connect and reconcile them with the broker.
 
-    async def stop(self) -> None:
-        """Stop every actor, await handler tasks and close the link. Leaves no task behind."""
+        A start that fails (NotConnectedError...) stops what it started, so calling
+        :meth:`start` again retries from scratch.
+        """
+        self._notifier = Notifier(self.journal)
+        try:
+            self._recover()
+            self.connection.actor().discover = self._adopt_unjournaled
+            await self.connection.connect()
+        except BaseException:
+            actor = self.connection._actor
+            if actor is not None:
+                await actor.close()  # its order actors with it: the retry recovers them again
+            raise
+
+    async def stop(self) -> list[tuple[Order, str]]:
+        """Stop every actor, await handler tasks and close the link. Leaves no task behind.
+
+        Returns the commands that were asked for while the link was down and never sent, as
+        (Order, "cancel" | "place") pairs (empty after a clean run). Each is also journaled as
+        an anomaly and logged (loguru, WARNING), so ``async with`` users learn of them too.
+        """
+        actor = self.connection._actor
         await self.connection.disconnect()
         for hold in list(self._holding):
             hold.release()  # fills still waiting for their commission are announced now
         if self._notifier is not None:
             await self._notifier.drain()
+        if actor is None:
+            return []
+        unsent, actor.unsent = actor.unsent, []
+        return unsent
 
     async def __aenter__(self) -> IBKROrderExecutor:
         """Start on entry."""
@@ -157,11 +182,31 @@ class IBKROrderExecutor:
                 "recovered", payload={"orders": recovered}, actor="executor"
             )
 
+    def _adopt_unjournaled(self, order: Order) -> OrderActor | None:
+        # An order IB reports whose orderRef carries our prefix but that the journal lacks (lost
+        # or cut short before its entries reached the disk): ours, so managed, not "unrouted".
+        if not order.client_order_id.startswith(f"{self._prefix}-"):
+            return None
+        conn = self.connection.actor()
+        actor = OrderActor.create(order, broker=conn.link, journal=self.journal, parent=conn)
+        self.journal.record(
+            "adopted",
+            actor="executor",
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            dst=order.status.value,
+            payload={"note": "reported by IB with this executor's orderRef prefix; not journaled"},
+        )
+        self._watch(actor)
+        return actor
+
     # -- orders ---------------------------------------------------------------------------------
 
-    async def submit_order(self, request: OrderRequest) -> Order:
+    async def submit_order(self, request: OrderRequest, *, timeout: float | None = None) -> Order:
         """Send ``request`` and return the acknowledged Order.
 
+        ``timeout`` (seconds; None: the settings' ``timeout_seconds``) bounds each wait: for
+        the link to be READY, then for IB's acknowledgement.
         Raises ReadOnlyError, DuplicateOrderError, RiskCheckError (nothing sent),
         NotConnectedError (not READY within the timeout), AckTimeoutError (sent, not
         acknowledged in time: the order stays tracked and reconciliation settles it),
@@ -172,6 +217,7 @@ class IBKROrderExecutor:
             raise TypeError(f"submit_order takes an OrderRequest, got {type(request).__name__}")
         conn = self.connection.actor()
         settings = self.connection.settings
+        wait = settings.timeout_seconds if timeout is None else timeout
         cid = request.client_order_id or f"{self._prefix}-{uuid.uuid4().hex[:20]}"
         if settings.readonly:
             raise ReadOnlyError(f"connection is read-only: order {cid!r} not sent")
@@ -182,14 +228,12 @@ class IBKROrderExecutor:
         self._reserved.add(cid)
         try:
             await self._check_risk(request, cid)
-            await conn.wait_ready(settings.timeout_seconds)
+            await conn.wait_ready(wait)
             try:
                 order_id = conn.link.next_order_id()
             except ConnectionError as error:
                 raise NotConnectedError(f"link lost while submitting {cid!r}: {error}") from error
-            order = Order.from_request(
-                request, client_order_id=cid, submitted_at=datetime.now(UTC), order_id=str(order_id)
-            )
+            order = Order._pending(request, cid, datetime.now(UTC), str(order_id))
             actor = OrderActor.create(order, broker=conn.link, journal=self.journal, parent=conn)
         finally:
             self._reserved.discard(cid)
@@ -205,15 +249,23 @@ class IBKROrderExecutor:
 
         unsubscribe = actor.subscribe(on_snapshot)
         self._watch(actor)
-        conn.adopt(actor)
-        actor.start()
-        actor.tell(PlaceOrder())
+        # Tick to wire: when READY the bytes leave from this task, before it yields (the
+        # write-ahead entry is on disk first); routing and the actor's task follow at once,
+        # before any report about the order can be read from the socket.
+        placed = False
         try:
-            result = await asyncio.wait_for(acknowledged, settings.timeout_seconds)
+            placed = conn.state == READY and actor.place_now()
+        finally:
+            conn.adopt(actor)
+            actor.start()
+        if not placed:
+            actor.tell(PlaceOrder())
+        try:
+            result = await asyncio.wait_for(acknowledged, wait)
         except TimeoutError:
             raise AckTimeoutError(
                 f"order {cid!r} (id {order_id}) not acknowledged within "
-                f"{settings.timeout_seconds} s; it stays tracked and reconciliation settles it"
+                f"{wait} s; it stays tracked and reconciliation settles it"
             ) from None
         finally:
             unsubscribe()
@@ -223,12 +275,15 @@ class IBKROrderExecutor:
             raise OrderRejectedError(result.reason_code, result.reason or "rejected", cid)
         return result
 
-    async def cancel_order(self, key: str) -> Order:
+    async def cancel_order(self, key: str, *, timeout: float | None = None) -> Order:
         """Ask the broker to cancel the order ``key`` (client_order_id or order_id).
 
         Returns the order as it is once the request is recorded (PENDING_CANCEL, or its terminal
         state if it was already done). While the link is down the request is stashed and sent
         after reconciliation; StashFullError when too many commands already wait.
+        UnknownOrderError for an unknown ``key``; AskTimeoutError (a TimeoutError) when the
+        order's actor has not recorded the request within ``timeout`` seconds (None: the
+        settings' ``timeout_seconds``): it may still do so later.
         """
         if self.connection.settings.readonly:
             raise ReadOnlyError(f"connection is read-only: cancel of {key!r} not sent")
@@ -239,13 +294,14 @@ class IBKROrderExecutor:
         if actor.mode == PAUSED:
             actor.tell(RequestCancel("requested while paused"))
             return actor.order
-        order: Order = await actor.ask(
-            RequestCancel(), timeout=self.connection.settings.timeout_seconds
-        )
+        wait = self.connection.settings.timeout_seconds if timeout is None else timeout
+        order: Order = await actor.ask(RequestCancel(), timeout=wait)
         return order
 
     async def get_order_status(self, key: str) -> Order | None:
-        """The current Order for a client_order_id or order_id, or None when unknown."""
+        """The current Order for a client_order_id or order_id, or None when no order has that
+        id (a query, unlike cancel_order and get_fills, which raise UnknownOrderError). A retired
+        order answers from its compact record."""
         conn = self.connection.actor()
         actor = conn.order_actor(key)
         if actor is None:
@@ -263,7 +319,9 @@ class IBKROrderExecutor:
         return conn.retired.orders() + [a.order for a in conn.orders.values()]
 
     async def get_fills(self, key: str) -> list[Fill]:
-        """The fills of one order (corrections replace what they correct)."""
+        """The fills of one order (corrections replace what they correct).
+
+        UnknownOrderError (also a KeyError) when no order has the id ``key``."""
         retired = self.connection.actor().retired.get(key)
         if retired is not None:
             return list(retired.fills)
@@ -278,7 +336,7 @@ class IBKROrderExecutor:
     def _actor(self, key: str) -> OrderActor:
         actor = self.connection.actor().order_actor(key)
         if actor is None:
-            raise KeyError(f"unknown order {key!r} (neither a client_order_id nor an order_id)")
+            raise UnknownOrderError(key)
         return actor
 
     def _check_journal(self, cid: str) -> None:
@@ -325,9 +383,8 @@ class IBKROrderExecutor:
                 if snapshot.fill_id in announced:
                     return  # the same execution again, now with its commission
                 announced.add(snapshot.fill_id)
-                order = actor.order
                 for handler in list(handlers):
-                    notifier.call(handler, "on_fill", order, snapshot, actor=actor.name)
+                    notifier.call(handler, "on_fill", snapshot, actor=actor.name)
                 return
             assert type(snapshot) is Order
             now = [snapshot.status, snapshot.filled_quantity, snapshot.average_fill_price]
@@ -337,14 +394,8 @@ class IBKROrderExecutor:
             for handler in list(handlers):
                 notifier.call(handler, "on_order_status", snapshot, actor=actor.name)
                 if snapshot.status is OrderStatus.REJECTED:
-                    notifier.call(
-                        handler,
-                        "on_order_rejected",
-                        snapshot,
-                        snapshot.reason_code,
-                        snapshot.reason or "",
-                        actor=actor.name,
-                    )
+                    reason = snapshot.reason or ""
+                    notifier.call(handler, "on_order_rejected", snapshot, reason, actor=actor.name)
 
         # A fill is announced once, with its commission when IB sends it promptly.
         actor.subscribe(CommissionHold(on_snapshot, self._holding))

@@ -5,7 +5,10 @@
 """Value types of the public API: immutable attrs classes, Decimal money, UTC time.
 
 Every class validates at construction and raises ValueError with a message naming the field and the
-value, so bad input fails where it is written, not deep inside the broker link.
+value, so bad input fails where it is written, not deep inside the broker link. Validation happens
+once, at the boundary (what the user writes, what the broker or the journal says): the library's
+own snapshots of values it already holds checked are built with ``Order._evolved`` and
+``Fill._trusted``, which skip the converters and validators and are not public.
 
 >>> from decimal import Decimal
 >>> OrderRequest("AAPL", "100", OrderType.LIMIT, Side.BUY, limit_price="150.25").limit_price
@@ -17,7 +20,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -161,9 +164,17 @@ def check_prices(
 # -- the value types ------------------------------------------------------------------------------
 
 
-@attrs.frozen
+#: What a caller may pass for a quantity or a price: exact values only (a float is refused).
+DecimalInput = Decimal | int | str
+
+
+@attrs.frozen(init=False)
 class OrderRequest:
     """What a caller asks for. ``client_order_id`` is generated at submission when omitted.
+
+    Quantities and prices take a Decimal, an int or a decimal string (typed so, so that mypy
+    refuses a float where it is written; at run time a float raises ValueError too). Enums also
+    take their string values ("LIMIT", "BUY").
 
     >>> OrderRequest("MSFT", 10, OrderType.MARKET, Side.SELL).quantity
     Decimal('10')
@@ -182,6 +193,32 @@ class OrderRequest:
     time_in_force: TimeInForce = attrs.field(default=TimeInForce.DAY, converter=_enum(TimeInForce))
     account: str | None = attrs.field(default=None, validator=_optional_non_empty)
     client_order_id: str | None = attrs.field(default=None, validator=_optional_non_empty)
+
+    def __init__(  # noqa: PLR0917  (the same positional order attrs generates)
+        self,
+        symbol: str,
+        quantity: DecimalInput,
+        order_type: OrderType | str,
+        side: Side | str,
+        limit_price: DecimalInput | None = None,
+        stop_price: DecimalInput | None = None,
+        time_in_force: TimeInForce | str = TimeInForce.DAY,
+        account: str | None = None,
+        client_order_id: str | None = None,
+    ) -> None:
+        """Validate and convert every field (ValueError naming the field otherwise)."""
+        # Spelled out only for the types: attrs' generated __init__ converts and validates.
+        self.__attrs_init__(
+            symbol,
+            quantity,
+            order_type,
+            side,
+            limit_price,
+            stop_price,
+            time_in_force,
+            account,
+            client_order_id,
+        )
 
     def __attrs_post_init__(self) -> None:
         check_prices(self.order_type, self.limit_price, self.stop_price)
@@ -262,6 +299,36 @@ class Order:
             updated_at=submitted_at,
         )
 
+    @classmethod
+    def _pending(
+        cls, request: OrderRequest, client_order_id: str, submitted_at: datetime, order_id: str
+    ) -> Order:
+        # from_request for the executor: the request was validated when it was built, the id and
+        # the UTC time are the library's own. Equal to from_request's result (tests/test_models).
+        return _trusted(
+            cls,
+            {
+                "order_id": order_id,
+                "client_order_id": client_order_id,
+                "symbol": request.symbol,
+                "quantity": request.quantity,
+                "order_type": request.order_type,
+                "side": request.side,
+                "limit_price": request.limit_price,
+                "stop_price": request.stop_price,
+                "status": OrderStatus.PENDING,
+                "submitted_at": submitted_at,
+                "time_in_force": request.time_in_force,
+                "account": request.account,
+                "updated_at": submitted_at,
+            },
+        )
+
+    def _evolved(self, **changes: Any) -> Order:
+        # attrs.evolve without the converters and validators: for the ledger's snapshots, whose
+        # fields are already the right types (a Decimal quantity, a UTC time, an OrderStatus).
+        return _trusted(Order, changes, self)
+
 
 @attrs.frozen
 class Fill:
@@ -276,6 +343,11 @@ class Fill:
     timestamp: datetime = attrs.field(converter=_UTC)
     commission: Decimal | None = attrs.field(default=None, converter=_OPTIONAL_DECIMAL)
     client_order_id: str | None = None
+
+    @classmethod
+    def _trusted(cls, **values: Any) -> Fill:
+        # For the ledger: an execution the adapter (or the journal reader) already parsed.
+        return _trusted(cls, values)
 
 
 @attrs.frozen
@@ -293,3 +365,32 @@ class Position:
     unrealized_pnl: Decimal | None = attrs.field(converter=_OPTIONAL_DECIMAL)
     timestamp: datetime = attrs.field(converter=_UTC)
     account: str | None = None
+
+
+def _field_defaults(cls: type) -> tuple[tuple[str, Any], ...]:
+    return tuple(
+        (a.name, None if a.default is attrs.NOTHING else a.default) for a in attrs.fields(cls)
+    )
+
+
+_FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {
+    Order: _field_defaults(Order),
+    Fill: _field_defaults(Fill),
+}
+_T = TypeVar("_T")
+_set = object.__setattr__  # frozen attrs classes refuse their own __setattr__
+
+
+def _trusted(cls: type[_T], values: dict[str, Any], base: _T | None = None) -> _T:
+    """An instance of ``cls`` from values that are already valid, without converters or
+    validators; fields not in ``values`` come from ``base``, else their default."""
+    instance = object.__new__(cls)
+    for name, default in _FIELDS[cls]:
+        if name in values:
+            value = values[name]
+        elif base is not None:
+            value = getattr(base, name)
+        else:
+            value = default
+        _set(instance, name, value)
+    return instance

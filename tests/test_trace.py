@@ -43,7 +43,7 @@ class _Link(ConnectionEventHandler):
         self.down = asyncio.Event()
         self.up = asyncio.Event()
 
-    def on_disconnected(self, reason: str = "") -> None:
+    def on_disconnected(self) -> None:
         self.down.set()
 
     def on_connected(self) -> None:

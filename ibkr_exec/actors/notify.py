@@ -2,20 +2,25 @@
 
 A handler method may be a plain function or a coroutine function. Plain ones run at once; coroutines
 run as tasks that are tracked and awaited by :meth:`Notifier.drain` (no orphan tasks). An exception,
-raised at once or by the task later, is journaled as an anomaly and goes no further.
+raised at once or by the task later, goes no further: it is logged through loguru at ERROR with its
+traceback (the application's sinks decide where it goes; the library adds none) and journaled as an
+anomaly, traceback included, so a broken handler is visible both live and after the fact.
 """
 
 from __future__ import annotations
 
 import asyncio
+import traceback
 from inspect import isawaitable
 from typing import Any
+
+from loguru import logger
 
 from ibkr_exec.audit import AuditLogger
 
 
 class Notifier:
-    """Calls ``method`` on handlers, journaling what they raise."""
+    """Calls ``method`` on handlers, logging and journaling what they raise."""
 
     __slots__ = ("_journal", "_tasks")
 
@@ -47,9 +52,19 @@ class Notifier:
             self._failed(handler, method, error, ids)
 
     def _failed(self, handler: object, method: str, error: BaseException, ids: Any) -> None:
+        name = f"{type(handler).__name__}.{method}"
+        # exception=error (not exception=True): a coroutine's error is reported from a done
+        # callback, outside any except block, and still carries its own traceback.
+        logger.opt(exception=error).error(
+            "ibkr-exec: handler {} raised {!r}; the order and link actors carry on", name, error
+        )
         self._journal.log_anomaly(
-            f"handler {type(handler).__name__}.{method} raised {error!r}",
-            payload={"handler": type(handler).__name__, "method": method},
+            f"handler {name} raised {error!r}",
+            payload={
+                "handler": type(handler).__name__,
+                "method": method,
+                "traceback": "".join(traceback.format_exception(error)),
+            },
             **ids,
         )
 

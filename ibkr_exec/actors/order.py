@@ -41,6 +41,7 @@ from ibkr_exec.audit import AuditLogger, encode
 from ibkr_exec.broker.port import Broker, OrderRejected
 from ibkr_exec.errors import JournalError
 from ibkr_exec.models import Fill, Order
+from ibkr_exec.statemachines.actor import RUNNING
 from ibkr_exec.statemachines.order import ORDER_TERMINAL_STATES, PENDING_CANCEL
 
 __all__ = ["OrderActor", "Subscriber"]
@@ -167,6 +168,20 @@ class OrderActor(Actor):
         """Outbound commands wait while paused; broker reports are applied (reconciliation)."""
         return type(message) in STASHED_WHILE_PAUSED
 
+    def on_stashed(self, message: Any) -> None:
+        """Journal a command put aside while the link is down: a process that exits before the
+        reconnect still leaves a record that it was asked for."""
+        ledger = self._ledger
+        self._journal.record(
+            "command_stashed",
+            actor=self.name,
+            order_id=ledger.base.order_id,
+            client_order_id=ledger.client_order_id,
+            src=ledger.state,
+            dst=ledger.state,
+            payload=encode(message),
+        )
+
     def receive(self, message: Any) -> Any:
         """Apply one report or command. Commands and GetOrder answer the Order snapshot."""
         kind = type(message)
@@ -175,15 +190,7 @@ class OrderActor(Actor):
         if kind in STASHED_WHILE_PAUSED and not self._link_up():
             return self._defer(message)
         if kind is PlaceOrder:
-            self._command("place_order", message)
-            # Write-ahead: the order is on disk before the broker has it, so a process that dies
-            # right after placing can still recover it (by orderRef) from the journal.
-            try:
-                self._journal.write_ahead()
-            except JournalError as error:
-                return self._not_sent(error)
-            self._broker.place_order(self._ledger.order())
-            return self._ledger.order()
+            return self._place(message)
         now = datetime.now(UTC)
         outcome = self._ledger.handle(message, now)
         if outcome is not None:
@@ -194,6 +201,28 @@ class OrderActor(Actor):
             if self._subscribers:
                 self._emit(outcome)
         return self._ledger.order() if kind is RequestCancel else None
+
+    def place_now(self) -> bool:
+        """Place a new order from the caller's task, before the actor is started: the executor
+        does this so that the bytes leave before its task yields, and starts and routes the
+        actor right after (no report can arrive before the next loop turn). The write-ahead is
+        that of a :class:`PlaceOrder` message. Returns False, having done nothing, when the link
+        is down or the actor paused: tell it ``PlaceOrder()`` then."""
+        if self.mode != RUNNING or not self._link_up():
+            return False
+        self._place(PlaceOrder())
+        return True
+
+    def _place(self, message: PlaceOrder) -> Order:
+        self._command("place_order", message)
+        # Write-ahead: the order is on disk before the broker has it, so a process that dies
+        # right after placing can still recover it (by orderRef) from the journal.
+        try:
+            self._journal.write_ahead()
+        except JournalError as error:
+            return self._not_sent(error)
+        self._broker.place_order(self._ledger.order())
+        return self._ledger.order()
 
     def receive_unstashed(self, message: Any) -> Any:
         """Re-check a stashed command against the state reached meanwhile, then apply it."""

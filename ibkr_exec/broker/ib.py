@@ -35,6 +35,7 @@ from ibkr_exec.broker.port import (
     LinkEvent,
     LinkLost,
     OrderAccepted,
+    OrderDiscovered,
 )
 from ibkr_exec.broker.translate import (
     translate_link_error,
@@ -42,7 +43,7 @@ from ibkr_exec.broker.translate import (
     translate_status,
     tws_zone,
 )
-from ibkr_exec.models import Order, OrderType, Position, Side
+from ibkr_exec.models import Order, OrderStatus, OrderType, Position, Side, TimeInForce
 
 _IB_ORDER_TYPE = {
     OrderType.MARKET: "MKT",
@@ -50,6 +51,7 @@ _IB_ORDER_TYPE = {
     OrderType.STOP: "STP",
     OrderType.STOP_LIMIT: "STP LMT",
 }
+_ORDER_TYPE_OF_IB = {ib: ours for ours, ib in _IB_ORDER_TYPE.items()}
 _UNSET_DOUBLE = 1.7976931348623157e308
 
 ReportSink = Callable[[BrokerReport], None]
@@ -123,9 +125,14 @@ class IBBroker:
         self._on_link = on_link
         self._closing = False
         self._readonly = False
+        self._round_trip_lock = asyncio.Lock()
         self._highest_order_id = 0
         # Ids placed or heard of on this link: an error with such a reqId is about an order.
         self._order_ids: set[int] = set()
+        # The library's own orders (placed here, or adopted by an actor) and their perm ids:
+        # ib_async's Trade bookkeeping is skipped for them (see _intercept).
+        self._ours: set[int] = set()
+        self._our_perm_ids: set[int] = set()
         self._acknowledged: set[int] = set()
         # The last acknowledgement forwarded per order id (perm_id, order_ref), until any other
         # report about that order: IB sends openOrder + orderStatus for PreSubmitted, then again
@@ -141,7 +148,7 @@ class IBBroker:
             ("error", self._error),
         ):
             self._intercept(name, handler)
-        for name in ("openOrderEnd", "completedOrdersEnd"):
+        for name in ("openOrderEnd", "completedOrdersEnd", "execDetailsEnd"):
             self._intercept(name, self._sync_end(name))
         # Which sync answers arrived since the last connect/resync began.
         self._sync_answers: set[str] = set()
@@ -185,6 +192,23 @@ class IBBroker:
         await self._ib.connectAsync(
             host, port, clientId=client_id, timeout=timeout, readonly=readonly
         )
+        await self._complete_sync(timeout)
+
+    #: How many times a sync's missing answers are asked for again before the link is given up.
+    SYNC_RETRIES = 2
+
+    async def _complete_sync(self, timeout: float) -> None:
+        # ib_async's connect only logs a sync request that timed out. An order the sync did not
+        # mention may then be at IB all the same (and filled): treating it as unknown would
+        # place it twice. Ask again, a bounded number of times, then fail the connect.
+        for _ in range(self.SYNC_RETRIES):
+            if self.sync_complete() or not self.is_connected():
+                break
+            await self.resync(timeout)
+        if not self.sync_complete():
+            missing = sorted(self._required_answers() - self._sync_answers)
+            self._ib.disconnect()
+            raise ConnectionError(f"the connect-time sync got no answer to {', '.join(missing)}")
 
     async def disconnect(self, timeout: float = 5.0) -> None:
         """Close the socket and wait until it is closed, so the client id can be reused."""
@@ -224,10 +248,29 @@ class IBBroker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ib.reqExecutionsAsync(), timeout)
 
+    def _required_answers(self) -> set[str]:
+        # A read-only connect asks for neither open nor completed orders (ib_async skips them).
+        if self._readonly:
+            return {"execDetailsEnd"}
+        return {"openOrderEnd", "completedOrdersEnd", "execDetailsEnd"}
+
+    async def round_trip(self, timeout: float) -> None:
+        """reqCurrentTime on the live socket and wait for the answer (see BrokerLink).
+
+        One at a time: ib_async keys the request by a fixed name, so a second concurrent one
+        would orphan the first one's future; and a barrier needs a request sent after its call.
+        """
+        async with self._round_trip_lock:
+            if not self._ib.isConnected():
+                raise ConnectionError("not connected")
+            # A socket closed by the peer fails the future (ib_async's connectionClosed).
+            await asyncio.wait_for(self._ib.reqCurrentTimeAsync(), timeout)
+
     def sync_complete(self) -> bool:
-        """True when the last sync got its full answer (open and completed orders both ended):
-        an order it did not mention is then certainly unknown to IB."""
-        return {"openOrderEnd", "completedOrdersEnd"} <= self._sync_answers
+        """True when the last sync got its full answer (open orders, completed orders and
+        executions all ended): an order it did not mention is then certainly unknown to IB,
+        and every fill made while the link was down has been reported."""
+        return self._required_answers() <= self._sync_answers
 
     def is_connected(self) -> bool:
         """True while the API session is up (it stays up through IB's 1100)."""
@@ -240,7 +283,13 @@ class IBBroker:
     # -- ids -------------------------------------------------------------------------------------
 
     def note_order_id(self, order_id: int) -> None:
-        """Remember an id in use (from the journal or the broker): no new order gets it again."""
+        """Remember the id of one of the library's orders (placed, journaled or adopted): no new
+        order gets it again, and ib_async keeps no Trade for it."""
+        self._ours.add(order_id)
+        self._seen_order_id(order_id)
+
+    def _seen_order_id(self, order_id: int) -> None:
+        # Any order's id, ours or not: an error about it is an order error, and it is never reused.
         self._order_ids.add(order_id)
         self._highest_order_id = max(self._highest_order_id, order_id)
 
@@ -250,7 +299,7 @@ class IBBroker:
         client = self._ib.client
         client.updateReqId(self._highest_order_id + 1)  # type: ignore[no-untyped-call]
         order_id = int(client.getReqId())
-        self.note_order_id(order_id)
+        self._seen_order_id(order_id)
         return order_id
 
     # -- commands (the Broker protocol) ----------------------------------------------------------
@@ -275,7 +324,9 @@ class IBBroker:
             ib_order.lmtPrice = _wire_number(order.limit_price)
         if order.stop_price is not None:
             ib_order.auxPrice = _wire_number(order.stop_price)
-        self._ib.placeOrder(contract, ib_order)
+        # The client, not IB.placeOrder: ib_async's Trade (built, logged with its eager repr and
+        # kept) is bookkeeping the actors already do, and it would see our reports twice.
+        self._ib.client.placeOrder(order_id, contract, ib_order)  # type: ignore[no-untyped-call]
 
     def cancel_order(self, order: Order) -> None:
         """Send a cancel for ``order``; the answer arrives as a report.
@@ -339,13 +390,19 @@ class IBBroker:
 
     # -- raw callbacks -> reports ----------------------------------------------------------------
 
-    def _intercept(self, name: str, handler: Callable[..., None]) -> None:
+    def _intercept(self, name: str, handler: Callable[..., bool | None]) -> None:
+        """Run ``handler`` on ib_async's raw callback ``name``, then ib_async's own handling,
+        unless ``handler`` returns True: the message is about one of the library's orders, and
+        ib_async's Trade bookkeeping for it (objects, eager reprs in its log lines, events) is
+        work nobody reads. Its request futures (open orders, completed orders, executions)
+        resolve on their *End messages, which always reach ib_async."""
         wrapper = self._ib.wrapper
         original: Callable[..., Any] = getattr(wrapper, name)
 
         def hook(*args: Any) -> Any:
             try:
-                handler(*args)
+                if handler(*args):
+                    return None
             except Exception as exc:  # a malformed message must never take the link down
                 self._on_report(
                     BrokerAnomaly(f"could not translate {name}: {exc!r}", raw=repr(args)[:2000])
@@ -380,11 +437,16 @@ class IBBroker:
             self._last_accepted.pop(order_id, None)
         self._on_report(report)
 
-    def _open_order(self, order_id: int, _: Any, order: Any, state: Any) -> None:
+    def _open_order(self, order_id: int, contract: Any, order: Any, state: Any) -> bool:
         if order.whatIf:
-            return
+            return False
         if order_id > 0:
-            self.note_order_id(order_id)
+            self._seen_order_id(order_id)
+        ours = order_id in self._ours
+        if ours and order.permId:
+            self._our_perm_ids.add(order.permId)
+        elif not ours and order.orderRef and order_id > 0:
+            self._discover(order_id, contract, order)
         self._report(
             translate_status(
                 str(order_id),
@@ -393,6 +455,43 @@ class IBBroker:
                 order_ref=order.orderRef or None,
             )
         )
+        return ours
+
+    def _discover(self, order_id: int, contract: Any, order: Any) -> None:
+        """Describe an order the library was not told is its own (restart recovery may adopt it
+        by its orderRef). Only the kinds of order the library places; a description that does
+        not parse is an anomaly, and the status report still follows."""
+        order_type = _ORDER_TYPE_OF_IB.get(order.orderType)
+        if order_type is None or order.tif not in TimeInForce.__members__:
+            return
+        limit = order.lmtPrice if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+        stop = order.auxPrice if order_type in (OrderType.STOP, OrderType.STOP_LIMIT) else None
+        now = datetime.now(UTC)
+        try:
+            described = Order(  # broker data: the validating constructor
+                order_id=str(order_id),
+                client_order_id=order.orderRef,
+                symbol=contract.symbol,
+                quantity=wire_decimal(order.totalQuantity),
+                order_type=order_type,
+                side=order.action,
+                limit_price=None if limit is None else wire_decimal(limit),
+                stop_price=None if stop is None else wire_decimal(stop),
+                status=OrderStatus.PENDING,
+                submitted_at=now,
+                perm_id=order.permId or None,
+                time_in_force=order.tif,
+                account=order.account or None,
+                updated_at=now,
+            )
+        except (ValueError, TypeError) as error:
+            self._on_report(
+                BrokerAnomaly(
+                    f"open order {order_id} not understood: {error}", order_id=str(order_id)
+                )
+            )
+            return
+        self._on_report(OrderDiscovered(described))
 
     def _order_status(
         self,
@@ -407,15 +506,25 @@ class IBBroker:
         _client_id: int,
         why_held: str,
         _mkt_cap_price: float = 0.0,
-    ) -> None:
+    ) -> bool:
         if order_id > 0:
-            self.note_order_id(order_id)
+            self._seen_order_id(order_id)
         self._report(
             translate_status(str(order_id), status, why_held=why_held, perm_id=perm_id or None)
         )
+        if order_id in self._ours:
+            if perm_id:
+                self._our_perm_ids.add(perm_id)
+            return True
+        return False
 
-    def _completed_order(self, _: Any, order: Any, state: Any) -> None:
+    def _completed_order(self, _: Any, order: Any, state: Any) -> bool:
         # Completed orders carry no orderId (it is 0): they are routed by orderRef and permId.
+        if state.status == "Filled":
+            # IB had the order and it is done: an acknowledgement (it must never be placed
+            # again); its fills come from the executions the same sync delivers.
+            self._report(OrderAccepted("0", order.permId or None, order.orderRef or None, "Filled"))
+            return bool(order.permId) and order.permId in self._our_perm_ids
         self._report(
             translate_status(
                 str(order.orderId),
@@ -425,31 +534,42 @@ class IBBroker:
                 reason=state.completedStatus or "",
             )
         )
+        return bool(order.permId) and order.permId in self._our_perm_ids
 
-    def _exec_details(self, _req_id: int, contract: Any, execution: Any) -> None:
+    def _exec_details(self, _req_id: int, contract: Any, execution: Any) -> bool:
         time = execution.time
         if not isinstance(time, datetime) or time.tzinfo is None:
             time = datetime.now(UTC)
+        # The one check of an execution: the ledger builds its Fill from it without validators.
+        quantity = wire_decimal(execution.shares)
+        price = wire_decimal(execution.price)
+        if not execution.execId or not contract.symbol or quantity <= 0 or price <= 0:
+            raise ValueError(
+                f"execution {execution.execId!r} of {contract.symbol!r}: "
+                f"{quantity} @ {price} (needs an id, a symbol, a positive quantity and price)"
+            )
         self._report(
             ExecutionReport(
                 exec_id=execution.execId,
                 order_id=str(execution.orderId),
                 symbol=contract.symbol,
                 side=Side.BUY if execution.side == "BOT" else Side.SELL,
-                quantity=wire_decimal(execution.shares),
-                price=wire_decimal(execution.price),
+                quantity=quantity,
+                price=price,
                 time=time.astimezone(UTC),
                 perm_id=execution.permId or None,
                 order_ref=execution.orderRef or None,
             )
         )
+        return execution.orderId in self._ours or execution.permId in self._our_perm_ids
 
-    def _commission_report(self, report: Any) -> None:
-        if report.commission >= _UNSET_DOUBLE:
-            return
-        self._report(
-            CommissionReport(report.execId, wire_decimal(report.commission), report.currency)
-        )
+    def _commission_report(self, report: Any) -> bool:
+        if report.commission < _UNSET_DOUBLE:
+            self._report(
+                CommissionReport(report.execId, wire_decimal(report.commission), report.currency)
+            )
+        # ib_async only uses it to update a Fill it kept; it kept none for our executions.
+        return report.execId not in self._ib.wrapper.fills
 
     def _error(self, req_id: int, code: int, message: str, advanced: str = "") -> None:
         text = f"{message} {advanced}".strip() if advanced else message

@@ -127,9 +127,20 @@ class BrokerAnomaly:
     order_id: str | None = None
 
 
+@attrs.frozen
+class OrderDiscovered:
+    """The broker reported an order (openOrder) that the link was not told is the library's:
+    its full description, validated, sent just before the report about its status. The
+    connection actor offers it to its discovery hook (restart recovery adopts an order whose
+    orderRef carries the executor's prefix when the journal lacks it)."""
+
+    order: Order
+
+
 #: Everything a broker can report about one order (or could not make sense of).
 BrokerReport = (
     OrderAccepted
+    | OrderDiscovered
     | ExecutionReport
     | CommissionReport
     | CancelPending
@@ -204,6 +215,11 @@ class BrokerLink(Broker, Protocol):
 
     def is_connected(self) -> bool:
         """True while the socket is up."""
+
+    async def round_trip(self, timeout: float) -> None:
+        """Ask the broker something trivial and wait for its answer on the live socket: every
+        report it sent before that answer has then reached the sink. Raises ConnectionError when
+        the socket is (or turns out to be) dead, TimeoutError when no answer comes in time."""
 
     def sync_complete(self) -> bool:
         """True when the last connect/resync got every answer about orders (open, completed)."""

@@ -445,11 +445,20 @@ class FakeTWS(FaultMethods):
         if fault.code == 202 and order is not None and not order.is_done:
             self._cancel_order(order, fault.message or "")
             return
-        if fault.code == 10148 and order is not None and not order.is_done:
-            # "Cannot cancel, already filled" only makes sense if it did fill first.
+        # "Cannot cancel, already filled" only makes sense if it did fill first. A market order
+        # with no price set cannot fill: the answer then names its real state.
+        if (
+            fault.code == 10148
+            and order is not None
+            and not order.is_done
+            and (order.ticket.limit_price is not None or order.symbol in self.exchange.prices)
+        ):
             self.exchange.force_fill(order)
         state = order.status if order is not None else "Unknown"
-        session.send_error(order_id, fault.code, fault.message, order_id=order_id, state=state)
+        perm_id = order.perm_id if order is not None else 0
+        session.send_error(
+            order_id, fault.code, fault.message, order_id=order_id, state=state, perm_id=perm_id
+        )
 
     def _cancel_order(self, order: SimOrder, reason: str, *, by: str = "Trader") -> None:
         self.exchange.cancel(order, by=by)

@@ -159,6 +159,20 @@ class ClientSession(asyncio.Protocol):
             self.close()
             return
         version = negotiate_version(self.tws.server_version, low, high)
+        if version is None and low > self.tws.server_version:
+            # Real TWS answers with its own version and leaves the refusal to the client (ib_async
+            # then disconnects: "TWS/gateway version must be >= ..."); it does not hang up.
+            logger.warning(
+                "sim: client {} needs v{}..{}, server speaks {}: announcing {}",
+                self.peer,
+                low,
+                high,
+                self.tws.server_version,
+                self.tws.server_version,
+            )
+            self.version = self.tws.server_version
+            self._enqueue(encode.handshake_reply(self.version, self.tws.clock(), self.tws.zone))
+            return
         if version is None:
             logger.warning(
                 "sim: refusing {}: client speaks v{}..{}, server {}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +12,13 @@ import pytest_asyncio
 
 from ibkr_exec import AuditLogger, IBKRConnectionManager, IBKROrderExecutor
 from ibkr_exec.sim import FakeTWS
+
+
+def far_zone() -> str:
+    """A TWS time zone 11 hours or more from this machine's, so that a library reading TWS's
+    zone-less times in the machine's zone would be caught by every test that checks a time."""
+    offset = datetime.now().astimezone().utcoffset() or timedelta(0)
+    return "Pacific/Pago_Pago" if offset >= timedelta(0) else "Pacific/Kiritimati"
 
 
 def make_executor(
@@ -43,7 +51,7 @@ def journal_path(tmp_path: Path) -> Path:
 @pytest_asyncio.fixture
 async def tws() -> AsyncIterator[FakeTWS]:
     """A FakeTWS with AAPL at 150 and MSFT at 300."""
-    async with FakeTWS() as sim:
+    async with FakeTWS(timezone=far_zone()) as sim:
         sim.set_price("AAPL", Decimal("150"))
         sim.set_price("MSFT", Decimal("300"))
         yield sim

@@ -19,7 +19,7 @@ from ibkr_exec import (
 )
 from ibkr_exec.sim import FakeTWS
 
-from .conftest import make_executor
+from .conftest import far_zone, make_executor
 from .waiting import Events, Recorder
 
 # Executor A, in its own process: submits a resting order and a partly filled one, reports
@@ -154,7 +154,7 @@ async def test_connection_handlers_hear_each_change_once_in_order(
 
 async def test_reconnect_gives_up_after_the_configured_attempts(journal_path: Path) -> None:
     events = Events()
-    async with FakeTWS() as sim:
+    async with FakeTWS(timezone=far_zone()) as sim:
         ex = make_executor(sim, journal_path, reconnect_max_attempts=2)
         ex.add_connection_handler(events)
         await ex.start()

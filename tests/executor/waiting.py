@@ -25,12 +25,13 @@ class Recorder(OrderEventHandler):
         self.latest[order.client_order_id] = order
         self._bump()
 
-    def on_fill(self, order: Order, fill: Fill) -> None:
-        self.calls.append(("fill", order.client_order_id, (fill.fill_id, fill.quantity)))
+    def on_fill(self, fill: Fill) -> None:
+        assert fill.client_order_id is not None
+        self.calls.append(("fill", fill.client_order_id, (fill.fill_id, fill.quantity)))
         self._bump()
 
-    def on_order_rejected(self, order: Order, code: int | None, reason: str) -> None:
-        self.calls.append(("rejected", order.client_order_id, (code, reason)))
+    def on_order_rejected(self, order: Order, reason: str) -> None:
+        self.calls.append(("rejected", order.client_order_id, (order.reason_code, reason)))
         self._bump()
 
     async def until(
@@ -60,7 +61,7 @@ class Events(ConnectionEventHandler):
     def on_connected(self) -> None:
         self._add("connected")
 
-    def on_disconnected(self, reason: str) -> None:
+    def on_disconnected(self) -> None:
         self._add("disconnected")
 
     def on_connection_failed(self, reason: str) -> None:

@@ -86,16 +86,49 @@ async def test_second_connection_with_the_same_client_id_gets_326_and_is_closed(
     first.disconnect()
 
 
-@pytest.mark.parametrize(
-    ("server_version", "announcement"), [(178, b"v100..150"), (157, b"v159..170")]
-)
-async def test_client_whose_versions_do_not_meet_the_server_is_refused(
-    server_version: int, announcement: bytes
-) -> None:
-    async with FakeTWS(server_version=server_version) as tws:
+async def test_a_client_too_old_for_the_layouts_the_simulator_writes_is_refused() -> None:
+    async with FakeTWS(server_version=178) as tws:
         reader, writer = await asyncio.open_connection("127.0.0.1", tws.port)
+        announcement = b"v100..150"
         writer.write(b"API\0" + struct.pack(">I", len(announcement)) + announcement)
         assert await asyncio.wait_for(reader.read(), 2) == b""
+        writer.close()
+
+
+async def test_a_client_needing_a_newer_server_gets_the_servers_own_version(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # As real TWS: it answers its own version and the client refuses (ib_async checks
+    # serverVersion against its MinClientVersion and disconnects), not a silent close.
+    async with FakeTWS(server_version=165) as tws:
+        reader, writer = await asyncio.open_connection("127.0.0.1", tws.port)
+        announcement = b"v170..178"
+        writer.write(b"API\0" + struct.pack(">I", len(announcement)) + announcement)
+        (length,) = struct.unpack(">I", await asyncio.wait_for(reader.readexactly(4), 2))
+        payload = await reader.readexactly(length)
+        assert payload.split(b"\0")[0] == b"165"
+        writer.close()
+        ib = IB()
+        ib.client.MinClientVersion = 170
+        with pytest.raises((ConnectionError, TimeoutError)):
+            await ib.connectAsync("127.0.0.1", tws.port, clientId=1, timeout=0.5)
+        assert "TWS/gateway version must be" in caplog.text  # the client's own refusal
+
+
+@pytest.mark.parametrize(
+    ("announcement", "expected"),
+    [(b"v157..178", b"178"), (b"v100..187", b"178"), (b"v100..176", b"176")],
+)
+async def test_what_ib_async_and_ibkrs_text_clients_announce_is_accepted(
+    announcement: bytes, expected: bytes
+) -> None:
+    # ib_async 2.1 announces v157..178; IBKR's text-protocol clients v100..<their max>.
+    async with FakeTWS() as tws:
+        reader, writer = await asyncio.open_connection("127.0.0.1", tws.port)
+        writer.write(b"API\0" + struct.pack(">I", len(announcement)) + announcement)
+        (length,) = struct.unpack(">I", await asyncio.wait_for(reader.readexactly(4), 2))
+        payload = await reader.readexactly(length)
+        assert payload.split(b"\0")[0] == expected
         writer.close()
 
 
