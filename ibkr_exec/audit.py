@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -373,8 +374,6 @@ class AuditLogger:
 def _last_seq(path: Path) -> int:
     if not path.exists():
         return 0
-    import warnings
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", JournalWarning)
