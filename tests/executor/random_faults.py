@@ -30,8 +30,8 @@ from pathlib import Path
 from ibkr_exec import (
     AuditLogger,
     IBKRConnectionManager,
-    IBKROrderExecutor,
     IBKRExecError,
+    IBKROrderExecutor,
     Order,
     OrderRequest,
     OrderStatus,
@@ -200,7 +200,14 @@ async def run_seed(seed: int, steps: int = 14) -> list[str]:
                     # A re-sent cancel or placement needs its own round trip: settle, then again.
                     await ex.connection.wait_reconciled(10)
                     await _settle(tws, ex, schedule.cids, violations)
-                await _check_live(tws, ex, recorder, journal, schedule.cids, violations)
+                await _check_live(
+                    tws,
+                    ex,
+                    recorder=recorder,
+                    journal=journal,
+                    cids=schedule.cids,
+                    violations=violations,
+                )
                 live = {o.client_order_id: _key(o) for o in await ex.get_orders()}
             except TimeoutError:
                 violations.append(f"hung after steps {done}")
@@ -250,6 +257,7 @@ async def _settle(
 async def _check_live(
     tws: FakeTWS,
     ex: IBKROrderExecutor,
+    *,
     recorder: Recorder,
     journal: Path,
     cids: list[str],
