@@ -30,7 +30,7 @@ def offline_client(client: Any, version: int) -> list[str]:
 
 def ib_async_placement(order: Order, version: int) -> str:
     """What a stock ib_async client sends for ``order`` (the adapter's fields, the rest default)."""
-    client = ib_async.IB().client
+    client: Any = ib_async.IB().client
     sent = offline_client(client, version)
     ib_order = ib_async.Order(
         action=order.side.value,
