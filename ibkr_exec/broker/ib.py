@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import ib_async
-from loguru import logger
 
 from ibkr_exec._decimal import decimal_from_float
 from ibkr_exec.broker.ib_log import route_ib_async_logging
@@ -41,8 +39,8 @@ from ibkr_exec.broker.translate import (
     translate_link_error,
     translate_order_error,
     translate_status,
-    tws_zone,
 )
+from ibkr_exec.broker.tws_time import TwsZoneReader
 from ibkr_exec.models import Order, OrderStatus, OrderType, Position, Side, TimeInForce
 
 _IB_ORDER_TYPE = {
@@ -66,24 +64,6 @@ def wire_decimal(value: float) -> Decimal:
     """
     result = decimal_from_float(value)
     return result.quantize(Decimal(1)) if result == result.to_integral_value() else result
-
-
-def _zone_from_clock(connection_time: str) -> str:
-    """A fixed-offset zone for TWS's local clock, from how far its handshake time is from ours
-    (whole hours; UTC when that is not possible). Only used for a zone name nobody maps."""
-    try:
-        # TWS's wall-clock reading, labelled UTC only to subtract it from ours.
-        wall = datetime.strptime(connection_time.strip()[:17], "%Y%m%d %H:%M:%S").replace(
-            tzinfo=UTC
-        )
-    except ValueError:
-        return "UTC"
-    offset = (wall - datetime.now(UTC)).total_seconds() / 3600
-    hours = round(offset)
-    if abs(offset - hours) > 0.1 or not -12 <= hours <= 14:
-        return "UTC"
-    # Etc/GMT zones carry the POSIX sign: Etc/GMT+5 is five hours behind UTC.
-    return "UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
 
 
 def _wire_number(value: Decimal) -> Any:
@@ -153,14 +133,8 @@ class IBBroker:
         # Which sync answers arrived since the last connect/resync began.
         self._sync_answers: set[str] = set()
         self._ib.disconnectedEvent += self._disconnected
-        # TWS writes execution times in its own zone without naming it; the handshake is the
-        # one place that names the zone, and ib_async drops it. Read the handshake on the way
-        # in so that ib_async's decoder reads those times in TWS's zone (IB.TimezoneTWS), not in
-        # the machine's.
-        self._handshake = b""
-        client = self._ib.client
-        client.conn.hasData -= client._onSocketHasData
-        client.conn.hasData += self._socket_data
+        # TWS names its time zone only in the handshake, which ib_async drops: read it there.
+        self._tws_zone = TwsZoneReader(self._ib, on_report)
 
     @property
     def ib(self) -> ib_async.IB:
@@ -188,7 +162,7 @@ class IBBroker:
         self._readonly = readonly
         self._sync_answers.clear()
         self._last_accepted.clear()  # a new session re-reports everything: forward it once
-        self._handshake = b""
+        self._tws_zone.reset()
         await self._ib.connectAsync(
             host, port, clientId=client_id, timeout=timeout, readonly=readonly
         )
@@ -353,40 +327,6 @@ class IBBroker:
             )
             for p in self._ib.positions()
         ]
-
-    # -- the handshake: TWS's time zone -----------------------------------------------------------
-
-    def _socket_data(self, data: bytes) -> None:
-        client = self._ib.client
-        if not client._serverVersion:  # the handshake reply has not been read yet
-            self._handshake += data
-            if len(self._handshake) >= 4:
-                (length,) = struct.unpack(">I", self._handshake[:4])
-                if len(self._handshake) >= 4 + length:
-                    fields = self._handshake[4 : 4 + length].decode(errors="replace").split("\0")
-                    self._handshake = b""
-                    if len(fields) >= 2:
-                        self._set_time_zone(fields[1])
-        elif self._handshake:
-            self._handshake = b""
-        client._onSocketHasData(data)  # type: ignore[no-untyped-call]
-
-    def _set_time_zone(self, connection_time: str) -> None:
-        zone = tws_zone(connection_time)
-        if zone is None:
-            zone = _zone_from_clock(connection_time)
-            self._on_report(
-                BrokerAnomaly(
-                    f"TWS time zone not recognised; execution times read as {zone}",
-                    raw=connection_time,
-                )
-            )
-            logger.warning(
-                "TWS names an unknown time zone ({!r}); reading its times as {}",
-                connection_time,
-                zone,
-            )
-        self._ib.TimezoneTWS = zone
 
     # -- raw callbacks -> reports ----------------------------------------------------------------
 
