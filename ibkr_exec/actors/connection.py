@@ -16,15 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
+from loguru import logger
 
-from ibkr_exec.actors.messages import GetOrder
+from ibkr_exec.actors.messages import GetOrder, PlaceOrder, Reassign, RequestCancel
 from ibkr_exec.actors.notify import Notifier
 from ibkr_exec.actors.order import OrderActor
 from ibkr_exec.actors.reconcile import settle_lost_commands
+from ibkr_exec.actors.retirement import Retirement
 from ibkr_exec.actors.routing import Routes
 from ibkr_exec.actors.runtime import Actor, RestartPolicy
 from ibkr_exec.audit import AuditLogger, encode
@@ -105,6 +107,17 @@ class _GiveUp:
 
 
 @attrs.frozen
+class _LinkWorkFailed:
+    """The reconnect or resync task died of an exception: the link's state is unknown."""
+
+    reason: str
+
+
+#: What stop() reports for each stashed command that never left (see ConnectionActor.unsent).
+_COMMAND_NAMES = {RequestCancel: "cancel", PlaceOrder: "place", Reassign: "reassign"}
+
+
+@attrs.frozen
 class _Barrier:
     """Answered once every message queued before it has been handled (see ``applied``)."""
 
@@ -126,6 +139,7 @@ class ConnectionActor(Actor):
         journal: AuditLogger,
         notifier: Notifier | None = None,
         name: str = "connection",
+        order_retention: float | None = None,
     ) -> None:
         """Create the actor (not started, not connected)."""
         super().__init__(name)
@@ -136,6 +150,8 @@ class ConnectionActor(Actor):
         self._notifier = notifier or Notifier(journal)
         self._link = link_factory(self._hear)
         self._routes = Routes()
+        #: Finished order actors retired after ``order_retention`` seconds (actors/retirement.py).
+        self.retired = Retirement(self._routes, journal, order_retention)
         #: Offered every order the broker reports that no actor manages (OrderDiscovered); it
         #: returns the actor it created for it (routed from then on) or None. Set by the executor.
         self.discover: Callable[[Order], OrderActor | None] | None = None
@@ -143,6 +159,8 @@ class ConnectionActor(Actor):
         self._changed = asyncio.Event()
         self._rng = random.Random()
         self._last_error = ""
+        #: The commands still stashed when the connection closed, as (Order, command name).
+        self.unsent: list[tuple[Any, str]] = []
         #: Why the link was last lost ("" before any loss); handlers' on_disconnected reads it.
         self.last_disconnect_reason = ""
 
@@ -224,15 +242,37 @@ class ConnectionActor(Actor):
         """Disconnect for good and stop every order actor. Idempotent."""
         if self.state != CLOSED:
             was_up = self.state in (SYNCING, READY, DEGRADED)
+            self._abandon_stashes()
             self._transition("close")
             if was_up:
                 self._disconnected("closed")
         await self.stop()
 
+    def _abandon_stashes(self) -> None:
+        # Commands that waited for a reconnect that never came: the caller asked for them and
+        # they were never sent. Journal each as an anomaly, warn, and keep them for stop().
+        for actor in self._routes.actors():
+            for message in actor.stashed():
+                command = _COMMAND_NAMES.get(type(message), type(message).__name__)
+                if command == "reassign":
+                    continue  # part of a placement: the PlaceOrder after it is reported
+                order = actor.order
+                note = f"{command} stashed while the link was down was never sent"
+                self.journal.log_anomaly(
+                    note,
+                    actor=actor.name,
+                    order_id=order.order_id,
+                    client_order_id=order.client_order_id,
+                    payload=encode(message),
+                )
+                logger.warning("ibkr-exec: order {}: {}", order.client_order_id, note)
+                self.unsent.append((order, command))
+
     def adopt(self, actor: OrderActor) -> None:
         """Route reports to ``actor`` from now on (a new order, or one recovered from the
         journal). It is paused unless the link is READY: it waits for the sync."""
         self._routes.add(actor)
+        self.retired.watch(actor)
         if actor.order.order_id is not None:
             self._link.note_order_id(int(actor.order.order_id))
         if self.state != READY:
@@ -264,6 +304,7 @@ class ConnectionActor(Actor):
         with contextlib.suppress(Exception):
             await self._link.disconnect()
         await self._notifier.drain()
+        await self.retired.close()
         self.journal.flush()
 
     # -- link events ------------------------------------------------------------------------------
@@ -282,7 +323,7 @@ class ConnectionActor(Actor):
         self._pause_orders()
         if was_up:
             self._disconnected(event.reason or "socket closed")
-        self._start_link_task(self._reconnect())
+        self._start_link_task(self._reconnect)
 
     def _connectivity_lost(self, event: ConnectivityLost) -> None:
         if self.state != READY:
@@ -301,7 +342,7 @@ class ConnectionActor(Actor):
             if self.state == READY:
                 self._pause_orders()
             self._transition("restored_data_lost", reason=event.message)
-            self._start_link_task(self._resync())
+            self._start_link_task(self._resync)
         else:
             code = 1102 if event.data_kept else 1101
             self._journal_event(str(code), {"message": event.message, "note": f"in {self.state}"})
@@ -309,7 +350,9 @@ class ConnectionActor(Actor):
     def _notice(self, event: BrokerNotice) -> None:
         self._journal_event("notice", {"code": event.code, "message": event.message})
 
-    async def _linked(self, _: _Linked | _Resynced) -> None:
+    async def _linked(self, message: _Linked | _Resynced) -> None:
+        if type(message) is _Resynced and self.state != SYNCING:
+            return  # a resync overtaken by a socket loss: the reconnect syncs afresh
         if self.state in (CONNECTING, RECONNECTING):
             self._transition("connected")
         if self.state != SYNCING:
@@ -337,13 +380,42 @@ class ConnectionActor(Actor):
 
     # -- background work (one at a time) -----------------------------------------------------------
 
-    def _start_link_task(self, work: Any) -> None:
-        task = self._link_task
-        if task is not None and not task.done():
-            work.close()  # never two reconnects (or resyncs) at once
-            return
+    def _start_link_task(self, work: Callable[[], Awaitable[None]]) -> None:
+        # Never two reconnects (or resyncs) at once, and never a new one discarded: the old task
+        # answers a link that is gone (a resync cut by a socket drop), so it is cancelled and the
+        # new work starts once it has finished. Its outcome is always retrieved (_link_work_done).
+        previous = self._link_task
         self._routes.heard.clear()
-        self._link_task = asyncio.get_running_loop().create_task(work)
+        task = asyncio.get_running_loop().create_task(self._after(previous, work))
+        task.add_done_callback(self._link_work_done)
+        self._link_task = task
+
+    @staticmethod
+    async def _after(
+        previous: asyncio.Task[None] | None, work: Callable[[], Awaitable[None]]
+    ) -> None:
+        if previous is not None and not previous.done():
+            previous.cancel()
+            await asyncio.wait([previous])
+        await work()
+
+    def _link_work_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            self._hear(_LinkWorkFailed(repr(error)))
+
+    def _link_work_failed(self, message: _LinkWorkFailed) -> None:
+        # Every path out of SYNCING leads to a reconnect or to FAILED: a sync that died (the
+        # socket dropped under it, or its answers never came) is treated as a lost link, and
+        # the reconnect that follows syncs afresh.
+        self.journal.log_anomaly(f"link task failed: {message.reason}", actor=self.name)
+        self._last_error = message.reason
+        if self.state in (SYNCING, READY, DEGRADED):
+            self._link_lost(LinkLost(f"sync failed: {message.reason}"))
+        elif self.state == RECONNECTING:
+            self._give_up(_GiveUp(f"reconnect failed: {message.reason}"))
 
     async def _reconnect(self) -> None:
         settings = self.settings
@@ -371,6 +443,8 @@ class ConnectionActor(Actor):
 
     async def _resync(self) -> None:
         await self._link.resync(self.settings.timeout)
+        if not self._link.sync_complete():
+            raise ConnectionError("the resync after 1101 did not get every answer")
         self._hear(_Resynced())
 
     # -- routing ----------------------------------------------------------------------------------
@@ -384,20 +458,46 @@ class ConnectionActor(Actor):
                 payload={"raw": report.raw},
             )
             return
-        deliveries = self._routes.route(report)
+        routes = self._routes
+        deliveries = routes.route(report)
         if deliveries is None:
             self._unrouted(report)
             return
+        if routes.conflicts:
+            self._perm_conflicts()
         for actor, message in deliveries:
             if actor.mode == STOPPED:
                 self._unrouted(message)
             else:
                 actor.tell(message)
 
+    def _perm_conflicts(self) -> None:
+        conflicts, self._routes.conflicts = self._routes.conflicts, []
+        for actor, report in conflicts:
+            order = actor.order
+            self.journal.record(
+                "perm_id_conflict",
+                actor=self.name,
+                order_id=getattr(report, "order_id", None),
+                client_order_id=actor.client_order_id,
+                payload={
+                    **encode(report),
+                    "note": f"orderRef {actor.client_order_id!r} is order permId "
+                    f"{order.perm_id} here; a report of permId {report.perm_id} is not merged",
+                },
+            )
+            logger.warning(
+                "ibkr-exec: a second IB order (permId {}) carries orderRef {!r}: not merged",
+                report.perm_id,
+                actor.client_order_id,
+            )
+
     def _discovered(self, report: OrderDiscovered) -> None:
         order = report.order
         if self.discover is None or self._routes.get(order.client_order_id) is not None:
             return
+        if self.retired.get(order.client_order_id) is not None:
+            return  # finished and retired here: the broker's sync still lists it, nothing to adopt
         actor = self.discover(order)
         if actor is not None:
             self.adopt(actor)
@@ -478,5 +578,6 @@ _HANDLERS: dict[type, Callable[[ConnectionActor, Any], Any]] = {
     _Resynced: ConnectionActor._linked,
     _AttemptFailed: ConnectionActor._attempt_failed,
     _GiveUp: ConnectionActor._give_up,
+    _LinkWorkFailed: ConnectionActor._link_work_failed,
     _Barrier: lambda actor, _: None,
 }

@@ -17,7 +17,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from ibkr_exec.actors.messages import RequestCancel
+import attrs
+
+from ibkr_exec.actors.messages import Reassign, RequestCancel
 from ibkr_exec.audit import decodable, decode
 from ibkr_exec.broker.port import (
     BrokerWarning,
@@ -31,7 +33,7 @@ from ibkr_exec.broker.port import (
 )
 from ibkr_exec.models import Fill, Order, OrderStatus
 from ibkr_exec.statemachines.order import (
-    CANCELLED,
+    ORDER_LATE_FILL_STATES,
     ORDER_TERMINAL_STATES,
     PARTIAL,
     PENDING,
@@ -44,7 +46,17 @@ _ZERO = Decimal(0)
 
 #: Journal entry kinds whose payload is re-applied by replay (anomalies included: a rejected
 #: trigger is rejected again, a late fill is recorded again).
-REPLAYED_KINDS = frozenset({"transition", "fill", "anomaly", "commission"})
+REPLAYED_KINDS = frozenset({"transition", "fill", "anomaly", "commission", "reassigned"})
+
+#: IB's "order not found" answer to a cancel (ErrorMeaning.CANCEL_REFUSED in broker.translate).
+_NOT_FOUND = 10147
+#: IB's "duplicate order id".
+_DUPLICATE_ID = 103
+_REPLACED_103 = "103 on a re-placement: not a rejection; the next sync settles the order"
+_LATE_FILL_NOTES = {
+    "CANCELLED": "late fill after cancel: recorded, order stays CANCELLED",
+    "REJECTED": "fill after the order was rejected or withdrawn: recorded, order stays REJECTED",
+}
 
 _TRIGGER_BY_TYPE: dict[type, str] = {
     OrderAccepted: "acknowledge",
@@ -97,6 +109,7 @@ class OrderLedger:
         "pre_cancel",
         "reason",
         "reason_code",
+        "replaced",
         "state",
         "updated_at",
     )
@@ -111,6 +124,8 @@ class OrderLedger:
         self.reason_code = base.reason_code
         self.updated_at = base.updated_at
         self.pre_cancel: str | None = None
+        #: True once the order was given a fresh id to be placed again (see Reassign).
+        self.replaced = False
         self._fills: dict[str, ExecutionReport] | None = None  # created with the first fill
         self._commissions: dict[str, Decimal] | None = None
         self._staged: tuple[ExecutionReport, str | None, Decimal] | None = None
@@ -202,9 +217,18 @@ class OrderLedger:
             return self._commission(message, src)
         if type(message) is BrokerWarning:
             return Outcome("warning", None, src, src)
-        trigger = _TRIGGER_BY_TYPE.get(type(message))
+        message_type = type(message)
+        if message_type is Reassign:
+            return self._reassign(message, src, now)
+        trigger = _TRIGGER_BY_TYPE.get(message_type)
         if trigger is None:
             return None
+        if message_type is CancelRefused and message.code == _NOT_FOUND:
+            trigger = "cancel_unknown"
+        elif message_type is OrderRejected and message.code == _DUPLICATE_ID and self.replaced:
+            # 103 on a re-placement: IB has an order under that id (ours, placed after all)
+            # or refused the id. Either way not a rejection of the order: the next sync decides.
+            return Outcome("anomaly", trigger, src, src, _REPLACED_103)
         if trigger == "fill" and not self._stage(message):
             return None  # a duplicate, or an original that its correction already replaced
         self._dirty = False
@@ -215,15 +239,15 @@ class OrderLedger:
         note = self._fire(trigger, src)
         self._staged = None
         dst = self.state
-        if dst != src and trigger in ("cancelled", "reject"):
+        if dst != src and trigger in ("cancelled", "reject", "cancel_unknown"):
             self.reason, self.reason_code = message.reason, message.code
         changed = self._dirty or dst != src
         if changed:
             self.updated_at = now
             self._snapshot = None
         fill_id = message.exec_id if trigger == "fill" and note is None else None
-        if note is None and trigger == "fill" and dst == CANCELLED:
-            note = "late fill after cancel: recorded, order stays CANCELLED"
+        if note is None and trigger == "fill" and dst in ORDER_LATE_FILL_STATES:
+            note = _LATE_FILL_NOTES[dst]
         if note is not None:
             return Outcome("anomaly", trigger, src, dst, note, changed, fill_id)
         if not changed:
@@ -261,6 +285,13 @@ class OrderLedger:
             prospective -= fills[replaced].quantity
         self._staged = (report, replaced, prospective)
         return True
+
+    def _reassign(self, message: Reassign, src: str, now: datetime) -> Outcome:
+        self.base = attrs.evolve(self.base, order_id=message.order_id)
+        self.replaced = True
+        self.updated_at = now
+        self._snapshot = None
+        return Outcome("reassigned", None, src, src, None, True)
 
     def _commission(self, report: CommissionReport, src: str) -> Outcome | None:
         commissions = self._commissions

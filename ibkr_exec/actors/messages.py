@@ -31,9 +31,23 @@ class RequestCancel:
 
 @register_payload_type
 @attrs.frozen
+class Reassign:
+    """Give the order a fresh order id before it is placed again (same orderRef).
+
+    A placement IB never saw is re-sent under a new id: once newer ids were used, IB answers an
+    old one with 103 (duplicate order id) and the order would never trade. Journaled (kind
+    "reassigned") and replayed, so a restart knows the id IB has.
+    """
+
+    order_id: str
+
+
+@register_payload_type
+@attrs.frozen
 class GetOrder:
     """Answers the Order snapshot once every message sent before it has been processed."""
 
 
 #: The commands that wait in the stash while the actor is paused (outbound to the broker).
-STASHED_WHILE_PAUSED: tuple[type, ...] = (PlaceOrder, RequestCancel)
+#: Reassign waits with them: it must stay ahead of the PlaceOrder it precedes.
+STASHED_WHILE_PAUSED: tuple[type, ...] = (PlaceOrder, RequestCancel, Reassign)

@@ -170,6 +170,20 @@ class OrderActor(Actor):
         """Outbound commands wait while paused; broker reports are applied (reconciliation)."""
         return type(message) in STASHED_WHILE_PAUSED
 
+    def on_stashed(self, message: Any) -> None:
+        """Journal a command put aside while the link is down: a process that exits before the
+        reconnect still leaves a record that it was asked for."""
+        ledger = self._ledger
+        self._journal.record(
+            "command_stashed",
+            actor=self.name,
+            order_id=ledger.base.order_id,
+            client_order_id=ledger.client_order_id,
+            src=ledger.state,
+            dst=ledger.state,
+            payload=encode(message),
+        )
+
     def receive(self, message: Any) -> Any:
         """Apply one report or command. Commands and GetOrder answer the Order snapshot."""
         kind = type(message)

@@ -7,7 +7,7 @@ evidence of what IB really has, and these rules act on it before the order actor
 
 from __future__ import annotations
 
-from ibkr_exec.actors.messages import PlaceOrder
+from ibkr_exec.actors.messages import PlaceOrder, Reassign
 from ibkr_exec.actors.order import OrderActor
 from ibkr_exec.actors.routing import Routes
 from ibkr_exec.audit import AuditLogger
@@ -52,10 +52,11 @@ def resend_lost_cancels(
 def replace_lost_placements(
     actors: list[OrderActor], routes: Routes, link: BrokerLink, journal: AuditLogger
 ) -> None:
-    """An order still PENDING, with nothing in its stash, that a *complete* sync did not mention
-    never reached IB: place it again (same order id, so IB would answer 103 rather than trade
-    twice should it have it after all). After an incomplete sync nothing is certain: journal it
-    and leave it to the next sync."""
+    """An order still PENDING, with nothing in its stash, that a *complete* sync (open orders,
+    completed orders and executions all answered) did not mention never reached IB: place it
+    again under a fresh order id with the same orderRef. The old id cannot be reused: once newer
+    ids were used IB answers it with 103 (duplicate order id) and the order would never trade.
+    After an incomplete sync nothing is certain: journal it and leave it to the next sync."""
     complete = link.sync_complete()
     for actor in actors:
         order = actor.order
@@ -71,4 +72,7 @@ def replace_lost_placements(
                 client_order_id=order.client_order_id,
             )
             continue
+        fresh = str(link.next_order_id())
+        routes.alias(actor, fresh)
+        actor.tell(Reassign(fresh))
         actor.tell(PlaceOrder())

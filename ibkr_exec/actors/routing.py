@@ -28,7 +28,9 @@ class Routes:
         "_by_perm",
         "_by_ref",
         "_early_commissions",
+        "_perm_of",
         "cancel_evidence",
+        "conflicts",
         "heard",
     )
 
@@ -39,6 +41,10 @@ class Routes:
         self._by_order_id: dict[str, OrderActor] = {}
         self._by_exec: dict[str, OrderActor] = {}
         self._early_commissions: dict[str, CommissionReport] = {}
+        #: The permId each order is known by at IB (by client_order_id), once known.
+        self._perm_of: dict[str, int] = {}
+        #: Reports held back because they carry an orderRef of ours but another order's permId.
+        self.conflicts: list[tuple[OrderActor, Any]] = []
         #: client_order_ids the broker reported anything about (cleared when a sync begins).
         self.heard: set[str] = set()
         #: client_order_ids the broker said PendingCancel / Cancelled about: it has their cancel.
@@ -52,8 +58,30 @@ class Routes:
             self._by_order_id[order.order_id] = actor
         if order.perm_id is not None:
             self._by_perm[order.perm_id] = actor
+            self._perm_of[actor.client_order_id] = order.perm_id
         for exec_id in actor.exec_ids:
             self._by_exec[exec_id] = actor
+
+    def remove(self, actor: OrderActor) -> None:
+        """Stop routing reports to ``actor`` (a retired order): every table forgets it."""
+        cid = actor.client_order_id
+        if self._by_ref.get(cid) is actor:
+            del self._by_ref[cid]
+        order = actor.order
+        if order.order_id is not None and self._by_order_id.get(order.order_id) is actor:
+            del self._by_order_id[order.order_id]
+        if order.perm_id is not None and self._by_perm.get(order.perm_id) is actor:
+            del self._by_perm[order.perm_id]
+        for exec_id in actor.exec_ids:
+            if self._by_exec.get(exec_id) is actor:
+                del self._by_exec[exec_id]
+        self.heard.discard(cid)
+        self.cancel_evidence.discard(cid)
+
+    def alias(self, actor: OrderActor, order_id: str) -> None:
+        """Route reports about ``order_id`` (a fresh id ``actor``'s order is placed again under)
+        to ``actor``; its earlier ids stay routed to it too."""
+        self._by_order_id[order_id] = actor
 
     def get(self, key: str) -> OrderActor | None:
         """The actor of a client_order_id or an order_id."""
@@ -69,7 +97,8 @@ class Routes:
 
     def route(self, report: Any) -> list[tuple[OrderActor, Any]] | None:
         """Where ``report`` goes, as (actor, message) deliveries in order; ``[]`` when it is held
-        (a commission ahead of its execution), None when no actor is known for it."""
+        (a commission ahead of its execution, or a report of another IB order that carries one
+        of our orderRefs: see :attr:`conflicts`), None when no actor is known for it."""
         if type(report) is CommissionReport:
             actor = self._by_exec.get(report.exec_id)
             if actor is None:
@@ -80,6 +109,14 @@ class Routes:
         if actor is None:
             return None
         cid = actor.client_order_id
+        perm_id = getattr(report, "perm_id", None)
+        if perm_id:
+            known = self._perm_of.setdefault(cid, perm_id)
+            if known != perm_id:
+                # Same orderRef, another IB order (an earlier program's, or a duplicate): never
+                # merged into ours. Its commissions are held back with it.
+                self.conflicts.append((actor, report))
+                return []
         self.heard.add(cid)
         if type(report) in _CANCEL_EVIDENCE:
             self.cancel_evidence.add(cid)
@@ -92,17 +129,24 @@ class Routes:
         return deliveries
 
     def _find(self, report: Any) -> OrderActor | None:
-        actor = None
-        ref = getattr(report, "order_ref", None)
-        if ref:
-            actor = self._by_ref.get(ref)
+        # permId first: once known it names one IB order, whatever its orderRef says.
         perm_id = getattr(report, "perm_id", None)
-        if actor is None and perm_id:
-            actor = self._by_perm.get(perm_id)
+        actor = self._by_perm.get(perm_id) if perm_id else None
+        ref = getattr(report, "order_ref", None)
+        if actor is None and ref:
+            actor = self._by_ref.get(ref)
         if actor is None:
             order_id = report.order_id
             if order_id and order_id != "0":  # completed orders all carry orderId 0
                 actor = self._by_order_id.get(order_id)
-        if actor is not None and perm_id:
+        if (
+            actor is not None
+            and perm_id
+            and self._perm_of.get(actor.client_order_id)
+            in (
+                None,
+                perm_id,
+            )
+        ):
             self._by_perm.setdefault(perm_id, actor)
         return actor

@@ -172,6 +172,9 @@ class Actor:
     def on_restart(self, error: BaseException) -> Any:
         """Rebuild state after a failure, before the next message. May return an awaitable."""
 
+    def on_stashed(self, message: Any) -> None:
+        """Called when ``message`` was put in the stash (paused). Default: nothing."""
+
     def on_stash_overflow(self, message: Any, error: StashFullError) -> None:
         """A message already queued could not be stashed and was dropped. Default: nothing."""
 
@@ -209,6 +212,10 @@ class Actor:
     def stash_size(self) -> int:
         """How many messages wait in the stash."""
         return len(self._stash or ())
+
+    def stashed(self) -> list[Any]:
+        """The messages waiting in the stash, oldest first (a copy)."""
+        return [message for message, _ in self._stash or ()]
 
     def start(self) -> Self:
         """Run ``on_start`` and begin processing messages. Returns the actor."""
@@ -330,6 +337,7 @@ class Actor:
                 f"({self.stash_limit} messages): {type(message).__name__} refused"
             )
         stash.append((message, reply))
+        self.on_stashed(message)
         return None
 
     def _schedule(self) -> None:

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import ib_async
-from loguru import logger
 
 from ibkr_exec._decimal import decimal_from_float
 from ibkr_exec.broker.ib_log import route_ib_async_logging
@@ -42,8 +40,8 @@ from ibkr_exec.broker.translate import (
     translate_link_error,
     translate_order_error,
     translate_status,
-    tws_zone,
 )
+from ibkr_exec.broker.tws_time import TwsZoneReader
 from ibkr_exec.models import Order, OrderStatus, OrderType, Position, Side, TimeInForce
 
 _IB_ORDER_TYPE = {
@@ -67,24 +65,6 @@ def wire_decimal(value: float) -> Decimal:
     """
     result = decimal_from_float(value)
     return result.quantize(Decimal(1)) if result == result.to_integral_value() else result
-
-
-def _zone_from_clock(connection_time: str) -> str:
-    """A fixed-offset zone for TWS's local clock, from how far its handshake time is from ours
-    (whole hours; UTC when that is not possible). Only used for a zone name nobody maps."""
-    try:
-        # TWS's wall-clock reading, labelled UTC only to subtract it from ours.
-        wall = datetime.strptime(connection_time.strip()[:17], "%Y%m%d %H:%M:%S").replace(
-            tzinfo=UTC
-        )
-    except ValueError:
-        return "UTC"
-    offset = (wall - datetime.now(UTC)).total_seconds() / 3600
-    hours = round(offset)
-    if abs(offset - hours) > 0.1 or not -12 <= hours <= 14:
-        return "UTC"
-    # Etc/GMT zones carry the POSIX sign: Etc/GMT+5 is five hours behind UTC.
-    return "UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
 
 
 def _wire_number(value: Decimal) -> Any:
@@ -156,19 +136,13 @@ class IBBroker:
             ("error", self._error),
         ):
             self._intercept(name, handler)
-        for name in ("openOrderEnd", "completedOrdersEnd"):
+        for name in ("openOrderEnd", "completedOrdersEnd", "execDetailsEnd"):
             self._intercept(name, self._sync_end(name))
         # Which sync answers arrived since the last connect/resync began.
         self._sync_answers: set[str] = set()
         self._ib.disconnectedEvent += self._disconnected
-        # TWS writes execution times in its own zone without naming it; the handshake is the
-        # one place that names the zone, and ib_async drops it. Read the handshake on the way
-        # in so that ib_async's decoder reads those times in TWS's zone (IB.TimezoneTWS), not in
-        # the machine's.
-        self._handshake = b""
-        client = self._ib.client
-        client.conn.hasData -= client._onSocketHasData
-        client.conn.hasData += self._socket_data
+        # TWS names its time zone only in the handshake, which ib_async drops: read it there.
+        self._tws_zone = TwsZoneReader(self._ib, on_report)
 
     @property
     def ib(self) -> ib_async.IB:
@@ -196,10 +170,27 @@ class IBBroker:
         self._readonly = readonly
         self._sync_answers.clear()
         self._last_accepted.clear()  # a new session re-reports everything: forward it once
-        self._handshake = b""
+        self._tws_zone.reset()
         await self._ib.connectAsync(
             host, port, clientId=client_id, timeout=timeout, readonly=readonly
         )
+        await self._complete_sync(timeout)
+
+    #: How many times a sync's missing answers are asked for again before the link is given up.
+    SYNC_RETRIES = 2
+
+    async def _complete_sync(self, timeout: float) -> None:
+        # ib_async's connect only logs a sync request that timed out. An order the sync did not
+        # mention may then be at IB all the same (and filled): treating it as unknown would
+        # place it twice. Ask again, a bounded number of times, then fail the connect.
+        for _ in range(self.SYNC_RETRIES):
+            if self.sync_complete() or not self.is_connected():
+                break
+            await self.resync(timeout)
+        if not self.sync_complete():
+            missing = sorted(self._required_answers() - self._sync_answers)
+            self._ib.disconnect()
+            raise ConnectionError(f"the connect-time sync got no answer to {', '.join(missing)}")
 
     async def disconnect(self, timeout: float = 5.0) -> None:
         """Close the socket and wait until it is closed, so the client id can be reused."""
@@ -239,6 +230,12 @@ class IBBroker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ib.reqExecutionsAsync(), timeout)
 
+    def _required_answers(self) -> set[str]:
+        # A read-only connect asks for neither open nor completed orders (ib_async skips them).
+        if self._readonly:
+            return {"execDetailsEnd"}
+        return {"openOrderEnd", "completedOrdersEnd", "execDetailsEnd"}
+
     async def round_trip(self, timeout: float) -> None:
         """reqCurrentTime on the live socket and wait for the answer (see BrokerLink).
 
@@ -252,9 +249,10 @@ class IBBroker:
             await asyncio.wait_for(self._ib.reqCurrentTimeAsync(), timeout)
 
     def sync_complete(self) -> bool:
-        """True when the last sync got its full answer (open and completed orders both ended):
-        an order it did not mention is then certainly unknown to IB."""
-        return {"openOrderEnd", "completedOrdersEnd"} <= self._sync_answers
+        """True when the last sync got its full answer (open orders, completed orders and
+        executions all ended): an order it did not mention is then certainly unknown to IB,
+        and every fill made while the link was down has been reported."""
+        return self._required_answers() <= self._sync_answers
 
     def is_connected(self) -> bool:
         """True while the API session is up (it stays up through IB's 1100)."""
@@ -380,40 +378,6 @@ class IBBroker:
             )
             for p in self._ib.positions()
         ]
-
-    # -- the handshake: TWS's time zone -----------------------------------------------------------
-
-    def _socket_data(self, data: bytes) -> None:
-        client = self._ib.client
-        if not client._serverVersion:  # the handshake reply has not been read yet
-            self._handshake += data
-            if len(self._handshake) >= 4:
-                (length,) = struct.unpack(">I", self._handshake[:4])
-                if len(self._handshake) >= 4 + length:
-                    fields = self._handshake[4 : 4 + length].decode(errors="replace").split("\0")
-                    self._handshake = b""
-                    if len(fields) >= 2:
-                        self._set_time_zone(fields[1])
-        elif self._handshake:
-            self._handshake = b""
-        client._onSocketHasData(data)  # type: ignore[no-untyped-call]
-
-    def _set_time_zone(self, connection_time: str) -> None:
-        zone = tws_zone(connection_time)
-        if zone is None:
-            zone = _zone_from_clock(connection_time)
-            self._on_report(
-                BrokerAnomaly(
-                    f"TWS time zone not recognised; execution times read as {zone}",
-                    raw=connection_time,
-                )
-            )
-            logger.warning(
-                "TWS names an unknown time zone ({!r}); reading its times as {}",
-                connection_time,
-                zone,
-            )
-        self._ib.TimezoneTWS = zone
 
     # -- raw callbacks -> reports ----------------------------------------------------------------
 
@@ -547,6 +511,11 @@ class IBBroker:
 
     def _completed_order(self, _: Any, order: Any, state: Any) -> bool:
         # Completed orders carry no orderId (it is 0): they are routed by orderRef and permId.
+        if state.status == "Filled":
+            # IB had the order and it is done: an acknowledgement (it must never be placed
+            # again); its fills come from the executions the same sync delivers.
+            self._report(OrderAccepted("0", order.permId or None, order.orderRef or None, "Filled"))
+            return bool(order.permId) and order.permId in self._our_perm_ids
         self._report(
             translate_status(
                 str(order.orderId),

@@ -59,8 +59,9 @@ REQUESTS: Final = frozenset(
     }
 )
 
-#: Codes TWS sends as warnings: the order goes ahead after them.
-WARNING_CODES: Final = frozenset({105, 165, 321, 329, 399, 404, 434, 492, 2109, 10167})
+#: Codes TWS sends as warnings: the order goes ahead after them. Not 321 ("Error validating
+#: request"): TWS refuses a new order with it (it leaves a live order alone only after a modify).
+WARNING_CODES: Final = frozenset({105, 165, 329, 399, 404, 434, 492, 2109, 10167})
 
 #: TWS's wording for the codes the simulator sends; ``{order_id}``/``{state}`` are filled in.
 ERROR_TEXT: Final[dict[int, str]] = {

@@ -37,9 +37,10 @@ ORDER_TRIGGERS: Final[tuple[str, ...]] = (
     "fill",  # an execution (execDetails), new or a correction of an earlier one
     "request_cancel",  # we asked the broker to cancel
     "cancel_pending",  # the broker reports PendingCancel, whoever asked
-    "cancel_refused",  # the broker refused a cancel (10147, 10148, 161)
+    "cancel_refused",  # the broker refused a cancel (10148, 161)
+    "cancel_unknown",  # the broker does not know the order it was asked to cancel (10147)
     "cancelled",  # the broker confirmed the cancel (Cancelled / ApiCancelled / 202)
-    "reject",  # the broker rejected the order (201, 203, Inactive, ...)
+    "reject",  # the broker rejected the order, or withdrew a working one (201, 203, Inactive)
 )
 
 #: What each condition named in the table means (the model implements them; diagrams show them).
@@ -51,6 +52,10 @@ ORDER_CONDITIONS: Final[dict[str, str]] = {
     "was_submitted": "the order was acknowledged and unfilled before the cancel",
     "was_pending": "the cancel was requested before the order was acknowledged",
 }
+
+#: A fill is never dropped: in these states it is recorded (quantity, average price) and the
+#: entry is flagged as an anomaly, because the state no longer expects one.
+ORDER_LATE_FILL_STATES: Final = frozenset({CANCELLED, REJECTED})
 
 _WORKING: Final = [PENDING, SUBMITTED, PARTIAL]
 _FILL: Final = {"conditions": ["within_quantity"], "before": "apply_fill"}
@@ -66,6 +71,8 @@ ORDER_TRANSITIONS: Final[list[dict[str, Any]]] = [
     # changes nothing and never regresses PARTIAL to SUBMITTED (NautilusTrader PR #3471).
     {"trigger": "acknowledge", "source": SUBMITTED, "dest": SUBMITTED},
     {"trigger": "acknowledge", "source": PARTIAL, "dest": PARTIAL},
+    # A filled order reported again (its completedOrder after a reconnect): nothing new.
+    {"trigger": "acknowledge", "source": FILLED, "dest": FILLED},
     # Race: the acknowledgement of an order cancelled before it was acknowledged. A refusal of
     # that cancel must now return to SUBMITTED, not PENDING.
     {
@@ -102,6 +109,9 @@ ORDER_TRANSITIONS: Final[list[dict[str, Any]]] = [
     # Race: a fill that raced the cancel. A fill is never dropped: it is recorded (quantity,
     # average price), the state stays CANCELLED, and the actor flags the entry as an anomaly.
     {"trigger": "fill", "source": CANCELLED, "dest": CANCELLED, **_FILL},
+    # Race: the fill that IB's withdrawal (Inactive) of a working order overtook; or a fill
+    # of an order whose rejection was wrong. Recorded and flagged, as after a cancel.
+    {"trigger": "fill", "source": REJECTED, "dest": REJECTED, **_FILL},
     # -- cancel ------------------------------------------------------------------------------------
     {
         "trigger": "request_cancel",
@@ -145,6 +155,33 @@ ORDER_TRANSITIONS: Final[list[dict[str, Any]]] = [
     {"trigger": "cancel_refused", "source": PENDING, "dest": PENDING},
     {"trigger": "cancel_refused", "source": SUBMITTED, "dest": SUBMITTED},
     {"trigger": "cancel_refused", "source": PARTIAL, "dest": PARTIAL},
+    # 10147: IB does not know the order. One never acknowledged that the user cancelled was
+    # never at IB (a placement lost on the way): it ends CANCELLED and is never placed again.
+    # An acknowledged one is known to IB, so it is refused like any other cancel.
+    {
+        "trigger": "cancel_unknown",
+        "source": PENDING_CANCEL,
+        "dest": CANCELLED,
+        "conditions": "was_pending",
+    },
+    {
+        "trigger": "cancel_unknown",
+        "source": PENDING_CANCEL,
+        "dest": PARTIAL,
+        "conditions": "was_partial",
+        "after": "forget_pre_cancel",
+    },
+    {
+        "trigger": "cancel_unknown",
+        "source": PENDING_CANCEL,
+        "dest": SUBMITTED,
+        "conditions": "was_submitted",
+        "after": "forget_pre_cancel",
+    },
+    # Race: two cancels in flight, the second answer arrives after the first settled it.
+    {"trigger": "cancel_unknown", "source": SUBMITTED, "dest": SUBMITTED},
+    {"trigger": "cancel_unknown", "source": PARTIAL, "dest": PARTIAL},
+    {"trigger": "cancel_unknown", "source": CANCELLED, "dest": CANCELLED},
     {"trigger": "cancelled", "source": PENDING_CANCEL, "dest": CANCELLED},
     # Unsolicited cancel of a working order: DAY expiry, a TWS user, IB risk (202 without asking).
     {"trigger": "cancelled", "source": _WORKING, "dest": CANCELLED},
@@ -152,6 +189,9 @@ ORDER_TRANSITIONS: Final[list[dict[str, Any]]] = [
     {"trigger": "cancelled", "source": CANCELLED, "dest": CANCELLED},
     # -- reject ------------------------------------------------------------------------------------
     {"trigger": "reject", "source": [PENDING, SUBMITTED], "dest": REJECTED},
+    # IB withdraws a working order after partial fills (Inactive): the order is over, its fills
+    # stay (REJECTED with filled_quantity > 0), and a fill the withdrawal overtook still counts.
+    {"trigger": "reject", "source": PARTIAL, "dest": REJECTED},
     # Race: the rejection of a new order overtakes our cancel request.
     {"trigger": "reject", "source": PENDING_CANCEL, "dest": REJECTED},
     # IB repeats orderStatus Inactive: a repeated rejection changes nothing.

@@ -427,9 +427,10 @@ async def _submit_in_background(run: Run, request: OrderRequest) -> asyncio.Task
 
 
 async def edge_cancel_before_ack_refused(run: Run) -> None:
-    """PENDING -> PENDING_CANCEL, a second request, refused twice -> PENDING -> PENDING."""
+    """PENDING -> PENDING_CANCEL, a second request, refused twice (161) -> PENDING -> PENDING."""
     run.tws.swallow_placements()
     await run.submit(_limit(run, "100"))  # never acknowledged: times out, stays PENDING
+    run.tws.inject_cancel_error(161)
     run.tws.duplicate_messages("error")  # IB repeats the refusal
     await run.cancel()
     await run.cancel()
@@ -448,13 +449,24 @@ async def edge_fill_before_ack(run: Run) -> None:
     await run.until(lambda o: o.filled_quantity == 40)
 
 
+async def edge_complete_fill_before_ack(run: Run) -> None:
+    """The whole execution first: PENDING -> FILLED, then the late acknowledgement."""
+    run.tws.auto_match = False
+    run.tws.reorder_messages("openOrder", after="execDetails", count=None)
+    run.tws.reorder_messages("orderStatus", after="execDetails", count=None)
+    task = await _submit_in_background(run, _limit(run, "150"))
+    run.tws.fill(run.cid, Decimal("100"))
+    await task
+    await run.until(lambda o: o.status is OrderStatus.FILLED)
+
+
 async def edge_fill_during_pending_cancel_then_refused(run: Run) -> None:
     """PARTIAL -> PENDING_CANCEL, a fill while pending, then the refusal -> PARTIAL."""
     run.tws.auto_match = False
     await run.submit(_limit(run, "150"))
     run.tws.fill(run.cid, Decimal("40"))
     await run.until(lambda o: o.filled_quantity == 40)
-    run.tws.inject_cancel_error(10147)
+    run.tws.inject_cancel_error(161)
     run.tws.delay_messages("error", 0.2)  # the refusal comes after the fill
     await run.cancel()
     run.tws.fill(run.cid, Decimal("10"))
@@ -467,14 +479,58 @@ async def edge_cancel_refused_twice_while_partial(run: Run) -> None:
     await run.submit(_limit(run, "150"))
     run.tws.fill(run.cid, Decimal("40"))
     await run.until(lambda o: o.filled_quantity == 40)
+    run.tws.inject_cancel_error(161)
+    run.tws.duplicate_messages("error")
+    await run.cancel()
+    await run.until(lambda o: o.status is OrderStatus.PARTIAL and o.updated_at is not None)
+
+
+async def edge_cancel_not_found_while_partial(run: Run) -> None:
+    """10147 for an order IB acknowledged is a refusal: PENDING_CANCEL -> PARTIAL -> PARTIAL."""
+    run.tws.auto_match = False
+    await run.submit(_limit(run, "150"))
+    run.tws.fill(run.cid, Decimal("40"))
+    await run.until(lambda o: o.filled_quantity == 40)
     run.tws.inject_cancel_error(10147)
     run.tws.duplicate_messages("error")
     await run.cancel()
     await run.until(lambda o: o.status is OrderStatus.PARTIAL and o.updated_at is not None)
 
 
+async def edge_cancel_before_ack_not_found(run: Run) -> None:
+    """The placement never reached IB, the cancel gets 10147 (twice): PENDING_CANCEL ->
+    CANCELLED -> CANCELLED, never placed again."""
+    run.tws.swallow_placements()
+    await run.submit(_limit(run, "100"))
+    run.tws.duplicate_messages("error")
+    await run.cancel()
+    await run.until(lambda o: o.status is OrderStatus.CANCELLED)
+
+
+async def edge_partial_order_withdrawn_then_late_fill(run: Run) -> None:
+    """IB withdraws a partly filled order (Inactive) and a fill it overtook arrives after:
+    PARTIAL -> REJECTED, then REJECTED -> REJECTED with the fill recorded."""
+    run.tws.auto_match = False
+    await run.submit(_limit(run, "150"))
+    run.tws.fill(run.cid, Decimal("40"))
+    await run.until(lambda o: o.filled_quantity == 40)
+    run.tws.delay_messages("execDetails", 0.2)
+    run.tws.fill(run.cid, Decimal("10"))
+    run.tws.reject_working_order(run.cid, "withdrawn by IB")
+    await run.until(lambda o: o.status is OrderStatus.REJECTED and o.filled_quantity == 50)
+
+
 async def edge_cancel_refused_while_submitted(run: Run) -> None:
     """SUBMITTED -> PENDING_CANCEL, refused -> SUBMITTED, the repeat SUBMITTED -> SUBMITTED."""
+    await run.submit(_limit(run, "100"))
+    run.tws.inject_cancel_error(161)
+    run.tws.duplicate_messages("error")
+    await run.cancel()
+    await run.until(lambda o: o.status is OrderStatus.SUBMITTED and o.updated_at is not None)
+
+
+async def edge_cancel_not_found_while_submitted(run: Run) -> None:
+    """10147 for an acknowledged order: SUBMITTED -> PENDING_CANCEL -> SUBMITTED -> SUBMITTED."""
     await run.submit(_limit(run, "100"))
     run.tws.inject_cancel_error(10147)
     run.tws.duplicate_messages("error")
