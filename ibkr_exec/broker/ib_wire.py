@@ -98,6 +98,7 @@ def install_encoder(
     by_make_empty = {
         flag: _formats(contract_type, unset_double, unset_integer, flag) for flag in (True, False)
     }
+
     def send(*fields: Any, makeEmpty: bool = True) -> None:
         if not client.isConnected():
             raise ConnectionError("Not connected")
