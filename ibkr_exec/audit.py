@@ -55,6 +55,7 @@ __all__ = [
     "JournalWarning",
     "decodable",
     "decode",
+    "dumps",
     "encode",
     "read_journal",
     "register_payload_type",

@@ -116,6 +116,21 @@ def _parse_log_level(name: str, raw: object) -> str:
     return text
 
 
+def _parse_retention(name: str, raw: object) -> float | None:
+    """Seconds (>= 0) a finished order's actor is kept before it is retired, or never."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() == "never"):
+        return None
+    if isinstance(raw, bool):
+        raise ValueError(f"{name} must be a number of seconds or 'never', got {raw!r}")
+    try:
+        value = float(str(raw).strip()) if not isinstance(raw, int | float) else float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds or 'never', got {raw!r}") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be >= 0 seconds (or 'never'), got {raw!r}")
+    return value
+
+
 #: field name -> (environment variable, parser)
 _FIELDS: dict[str, tuple[str, Callable[[str, object], Any]]] = {
     "host": ("IBKR_HOST", _parse_host),
@@ -132,6 +147,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str, object], Any]]] = {
     "journal_path": ("IBKR_JOURNAL_PATH", _parse_journal_path),
     "journal_fsync": ("IBKR_JOURNAL_FSYNC", _parse_fsync),
     "journal_log_level": ("IBKR_JOURNAL_LOG_LEVEL", _parse_log_level),
+    "order_retention_seconds": ("IBKR_ORDER_RETENTION_SECONDS", _parse_retention),
 }
 _BY_ENV = {env: field for field, (env, _) in _FIELDS.items()}
 
@@ -165,6 +181,9 @@ class Settings:
     journal_path: Path | None = attrs.field(default=None, validator=_checked("journal_path"))
     journal_fsync: str = attrs.field(default="terminal", validator=_checked("journal_fsync"))
     journal_log_level: str = attrs.field(default="TRACE", validator=_checked("journal_log_level"))
+    order_retention_seconds: float | None = attrs.field(
+        default=600.0, validator=_checked("order_retention_seconds")
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

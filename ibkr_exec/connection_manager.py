@@ -50,6 +50,7 @@ class IBKRConnectionManager:
         journal_path: str | Path | None = None,
         journal_fsync: str = "terminal",
         journal_log_level: str = "TRACE",
+        order_retention_seconds: float | None = 600.0,
         audit_logger: AuditLogger | None = None,
         max_requests_per_second: int | None = None,
     ) -> None:
@@ -66,6 +67,7 @@ class IBKRConnectionManager:
             journal_path=None if journal_path is None else Path(journal_path),
             journal_fsync=journal_fsync,
             journal_log_level=journal_log_level,
+            order_retention_seconds=order_retention_seconds,
         )
         self._owns_journal = audit_logger is None
         self._journal = audit_logger
@@ -155,7 +157,12 @@ class IBKRConnectionManager:
                 reconnect_max_attempts=settings.reconnect_max_attempts,
                 reconnect_backoff=settings.reconnect_backoff_seconds,
             )
-            actor = ConnectionActor(link, link_factory=self._make_link, journal=self.journal)
+            actor = ConnectionActor(
+                link,
+                link_factory=self._make_link,
+                journal=self.journal,
+                order_retention=settings.order_retention_seconds,
+            )
             actor.handlers = self._handlers  # shared list: handlers added later are seen
             actor.start()
             self._actor = actor

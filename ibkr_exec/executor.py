@@ -221,7 +221,8 @@ class IBKROrderExecutor:
         cid = request.client_order_id or f"{self._prefix}-{uuid.uuid4().hex[:20]}"
         if settings.readonly:
             raise ReadOnlyError(f"connection is read-only: order {cid!r} not sent")
-        if cid in self._reserved or conn.order_actor(cid) is not None:
+        known = conn.order_actor(cid) is not None or conn.retired.get(cid) is not None
+        if cid in self._reserved or known:
             raise DuplicateOrderError(f"client_order_id {cid!r} was already submitted")
         self._check_journal(cid)
         self._reserved.add(cid)
@@ -286,6 +287,9 @@ class IBKROrderExecutor:
         """
         if self.connection.settings.readonly:
             raise ReadOnlyError(f"connection is read-only: cancel of {key!r} not sent")
+        retired = self.connection.actor().retired.get(key)
+        if retired is not None:
+            return retired.order  # finished and retired: nothing to cancel
         actor = self._actor(key)
         if actor.mode == PAUSED:
             actor.tell(RequestCancel("requested while paused"))
@@ -296,22 +300,31 @@ class IBKROrderExecutor:
 
     async def get_order_status(self, key: str) -> Order | None:
         """The current Order for a client_order_id or order_id, or None when no order has that
-        id (a query, unlike cancel_order and get_fills, which raise UnknownOrderError)."""
-        actor = self.connection.actor().order_actor(key)
-        return None if actor is None else actor.order
+        id (a query, unlike cancel_order and get_fills, which raise UnknownOrderError). A retired
+        order answers from its compact record."""
+        conn = self.connection.actor()
+        actor = conn.order_actor(key)
+        if actor is None:
+            retired = conn.retired.get(key)
+            return None if retired is None else retired.order
+        return actor.order
 
     async def get_open_orders(self) -> list[Order]:
         """Every order not yet FILLED, CANCELLED or REJECTED."""
         return [a.order for a in self.connection.actor().orders.values() if not a.is_terminal]
 
     async def get_orders(self) -> list[Order]:
-        """Every order this executor knows, terminal ones included."""
-        return [a.order for a in self.connection.actor().orders.values()]
+        """Every order this executor knows, terminal ones included (retired ones first)."""
+        conn = self.connection.actor()
+        return conn.retired.orders() + [a.order for a in conn.orders.values()]
 
     async def get_fills(self, key: str) -> list[Fill]:
         """The fills of one order (corrections replace what they correct).
 
         UnknownOrderError (also a KeyError) when no order has the id ``key``."""
+        retired = self.connection.actor().retired.get(key)
+        if retired is not None:
+            return list(retired.fills)
         return self._actor(key).fills
 
     async def get_positions(self) -> list[Position]:

@@ -26,6 +26,7 @@ from ibkr_exec.actors.messages import GetOrder, PlaceOrder, Reassign, RequestCan
 from ibkr_exec.actors.notify import Notifier
 from ibkr_exec.actors.order import OrderActor
 from ibkr_exec.actors.reconcile import settle_lost_commands
+from ibkr_exec.actors.retirement import Retirement
 from ibkr_exec.actors.routing import Routes
 from ibkr_exec.actors.runtime import Actor, RestartPolicy
 from ibkr_exec.audit import AuditLogger, encode
@@ -139,6 +140,7 @@ class ConnectionActor(Actor):
         journal: AuditLogger,
         notifier: Notifier | None = None,
         name: str = "connection",
+        order_retention: float | None = None,
     ) -> None:
         """Create the actor (not started, not connected)."""
         super().__init__(name)
@@ -149,6 +151,8 @@ class ConnectionActor(Actor):
         self._notifier = notifier or Notifier(journal)
         self._link = link_factory(self._hear)
         self._routes = Routes()
+        #: Finished order actors retired after ``order_retention`` seconds (actors/retirement.py).
+        self.retired = Retirement(self._routes, journal, order_retention)
         #: Offered every order the broker reports that no actor manages (OrderDiscovered); it
         #: returns the actor it created for it (routed from then on) or None. Set by the executor.
         self.discover: Callable[[Order], OrderActor | None] | None = None
@@ -269,6 +273,7 @@ class ConnectionActor(Actor):
         """Route reports to ``actor`` from now on (a new order, or one recovered from the
         journal). It is paused unless the link is READY: it waits for the sync."""
         self._routes.add(actor)
+        self.retired.watch(actor)
         if actor.order.order_id is not None:
             self._link.note_order_id(int(actor.order.order_id))
         if self.state != READY:
@@ -300,6 +305,7 @@ class ConnectionActor(Actor):
         with contextlib.suppress(Exception):
             await self._link.disconnect()
         await self._notifier.drain()
+        await self.retired.close()
         self.journal.flush()
 
     # -- link events ------------------------------------------------------------------------------
@@ -495,6 +501,8 @@ class ConnectionActor(Actor):
         order = report.order
         if self.discover is None or self._routes.get(order.client_order_id) is not None:
             return
+        if self.retired.get(order.client_order_id) is not None:
+            return  # finished and retired here: the broker's sync still lists it, nothing to adopt
         actor = self.discover(order)
         if actor is not None:
             self.adopt(actor)

@@ -62,6 +62,22 @@ class Routes:
         for exec_id in actor.exec_ids:
             self._by_exec[exec_id] = actor
 
+    def remove(self, actor: OrderActor) -> None:
+        """Stop routing reports to ``actor`` (a retired order): every table forgets it."""
+        cid = actor.client_order_id
+        if self._by_ref.get(cid) is actor:
+            del self._by_ref[cid]
+        order = actor.order
+        if order.order_id is not None and self._by_order_id.get(order.order_id) is actor:
+            del self._by_order_id[order.order_id]
+        if order.perm_id is not None and self._by_perm.get(order.perm_id) is actor:
+            del self._by_perm[order.perm_id]
+        for exec_id in actor.exec_ids:
+            if self._by_exec.get(exec_id) is actor:
+                del self._by_exec[exec_id]
+        self.heard.discard(cid)
+        self.cancel_evidence.discard(cid)
+
     def alias(self, actor: OrderActor, order_id: str) -> None:
         """Route reports about ``order_id`` (a fresh id ``actor``'s order is placed again under)
         to ``actor``; its earlier ids stay routed to it too."""

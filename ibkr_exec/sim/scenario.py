@@ -55,6 +55,12 @@ _SERVER_KEYS: Final = frozenset(
         "auto_match",
         "commission_per_share",
         "min_commission",
+        "timezone",
+        "exec_time_style",
+        "repeat_filled_status",
+        "pending_cancel",
+        "acknowledge_twice",
+        "min_ticks",
     }
 )
 _DECIMAL_KEYS: Final = frozenset({"max_fill_size", "commission_per_share", "min_commission"})
@@ -97,6 +103,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: unknown [server] keys {sorted(bad)}")
     for key in _DECIMAL_KEYS & set(server):
         server[key] = Decimal(str(server[key]))
+    if "min_ticks" in server:
+        server["min_ticks"] = {str(k): Decimal(str(v)) for k, v in server["min_ticks"].items()}
     prices = {str(k): Decimal(str(v)) for k, v in data.get("prices", {}).items()}
     faults: list[dict[str, Any]] = []
     for index, fault in enumerate(data.get("fault", [])):

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,22 @@ async def test_trades(fake_tws):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+async def test_scenario_sets_the_real_tws_options(tmp_path: Path) -> None:
+    path = tmp_path / "real.toml"
+    path.write_text(
+        '[server]\ntimezone = "Asia/Tokyo"\nexec_time_style = "dash"\n'
+        "pending_cancel = true\nacknowledge_twice = true\nrepeat_filled_status = false\n"
+        '[server.min_ticks]\nES = "0.25"\n',
+        encoding="utf-8",
+    )
+    tws = FakeTWS.from_scenario(path)
+    assert (tws.timezone, tws.exec_time_style) == ("Asia/Tokyo", "dash")
+    assert (tws.pending_cancel, tws.acknowledge_twice, tws.repeat_filled_status) == (
+        True,
+        True,
+        False,
+    )
+    assert tws.min_tick("ES") == Decimal("0.25")
+    assert tws.min_tick("AAPL") == Decimal("0.01")
