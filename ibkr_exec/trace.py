@@ -253,6 +253,8 @@ def _build(
             trigger = f"link: {trigger}"
         elif kind == "command_dropped":
             trigger = f"stashed {payload.get('type', 'command')} dropped"
+        elif kind == "command_stashed":
+            trigger = f"stashed {payload.get('type', 'command')}"
         step = TraceStep(
             ts=str(entry.get("ts", "")),
             seq=int(entry.get("seq", 0)),
@@ -262,13 +264,24 @@ def _build(
             dst=dst,
             filled=filled,
             fill=_fill_text(payload) if trigger == "fill" else "",
-            broker=note if kind == "command_dropped" else _broker_text(payload),
+            broker=(
+                note
+                if kind == "command_dropped"
+                else _stash_text(payload)
+                if kind == "command_stashed"
+                else _broker_text(payload)
+            ),
             note=(note or _link_note(entry, payload)) if is_link else note,
             on_path=on_path,
         )
         steps.append(step)
         if kind in _ANOMALY_KINDS or late_fill:
             anomalies.append(step)
+    if final.is_terminal:
+        # The link's later life is no context for a finished order (its actor was still paused
+        # and resumed with the others, rows left out above).
+        while steps and steps[-1].kind == "connection":
+            steps.pop()
     return OrderTrace(
         journal=path,
         order=final,
@@ -284,6 +297,11 @@ def _build(
 def _fill_text(payload: dict[str, Any]) -> str:
     qty, price = payload.get("quantity"), payload.get("price")
     return f"{qty}@{price}" if qty is not None else ""
+
+
+def _stash_text(payload: dict[str, Any]) -> str:
+    reason = str(payload.get("reason") or "")
+    return f"{reason}: held until reconciliation" if reason else "held until reconciliation"
 
 
 def _broker_text(payload: dict[str, Any]) -> str:

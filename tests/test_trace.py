@@ -292,6 +292,26 @@ def test_pause_and_resume_rows_show_only_while_the_order_is_live(journal: Path) 
     }
 
 
+def test_a_finished_order_shows_no_link_rows_after_it_ended(journal: Path) -> None:
+    # Their actors were paused and resumed at the drop (journaled), after they had ended.
+    for cid in ("mkt", "cxl", "rej"):
+        assert {e["trigger"] for e in _raw(journal, cid) if e["kind"] == "mode"} == {
+            "pause",
+            "resume",
+        }
+        steps = load_trace(journal, cid).steps
+        assert [s.trigger for s in steps if s.kind in {"connection", "mode"}] == [], cid
+
+
+def test_a_command_stashed_while_paused_is_a_row_before_the_reconnect(journal: Path) -> None:
+    events = [(s.trigger, s.broker) for s in load_trace(journal, "drop").steps]
+    stashed = events.index(
+        ("stashed RequestCancel", "requested while paused: held until reconciliation")
+    )
+    names = [name for name, _ in events]
+    assert names.index("link: socket_lost") < stashed < names.index("link: connected")
+
+
 def test_order_can_be_named_by_its_ib_order_id(journal: Path) -> None:
     by_cid = load_trace(journal, "lmt")
     assert load_trace(journal, str(by_cid.order.order_id)).order == by_cid.order

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import ib_async
-from loguru import logger
 
 from ibkr_exec._decimal import decimal_from_float
 from ibkr_exec.broker.ib_log import route_ib_async_logging
+from ibkr_exec.broker.ib_wire import PlaceOrderTemplates, install_encoder
 from ibkr_exec.broker.port import (
     BrokerAnomaly,
     BrokerReport,
@@ -41,8 +40,8 @@ from ibkr_exec.broker.translate import (
     translate_link_error,
     translate_order_error,
     translate_status,
-    tws_zone,
 )
+from ibkr_exec.broker.tws_time import TwsZoneReader
 from ibkr_exec.models import Order, OrderStatus, OrderType, Position, Side, TimeInForce
 
 _IB_ORDER_TYPE = {
@@ -66,24 +65,6 @@ def wire_decimal(value: float) -> Decimal:
     """
     result = decimal_from_float(value)
     return result.quantize(Decimal(1)) if result == result.to_integral_value() else result
-
-
-def _zone_from_clock(connection_time: str) -> str:
-    """A fixed-offset zone for TWS's local clock, from how far its handshake time is from ours
-    (whole hours; UTC when that is not possible). Only used for a zone name nobody maps."""
-    try:
-        # TWS's wall-clock reading, labelled UTC only to subtract it from ours.
-        wall = datetime.strptime(connection_time.strip()[:17], "%Y%m%d %H:%M:%S").replace(
-            tzinfo=UTC
-        )
-    except ValueError:
-        return "UTC"
-    offset = (wall - datetime.now(UTC)).total_seconds() / 3600
-    hours = round(offset)
-    if abs(offset - hours) > 0.1 or not -12 <= hours <= 14:
-        return "UTC"
-    # Etc/GMT zones carry the POSIX sign: Etc/GMT+5 is five hours behind UTC.
-    return "UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
 
 
 def _wire_number(value: Decimal) -> Any:
@@ -121,6 +102,13 @@ class IBBroker:
         if max_requests_per_second is not None:
             # 0 disables ib_async's client-side throttle (default 45/s; IB's pacing is 50/s).
             self._ib.client.MaxRequests = max_requests_per_second
+        formats = install_encoder(
+            self._ib.client,
+            contract_type=ib_async.Contract,
+            unset_double=ib_async.util.UNSET_DOUBLE,
+            unset_integer=ib_async.util.UNSET_INTEGER,
+        )
+        self._place_templates = PlaceOrderTemplates(formats, self._encode_with_ib_async)
         self._on_report = on_report
         self._on_link = on_link
         self._closing = False
@@ -153,14 +141,8 @@ class IBBroker:
         # Which sync answers arrived since the last connect/resync began.
         self._sync_answers: set[str] = set()
         self._ib.disconnectedEvent += self._disconnected
-        # TWS writes execution times in its own zone without naming it; the handshake is the
-        # one place that names the zone, and ib_async drops it. Read the handshake on the way
-        # in so that ib_async's decoder reads those times in TWS's zone (IB.TimezoneTWS), not in
-        # the machine's.
-        self._handshake = b""
-        client = self._ib.client
-        client.conn.hasData -= client._onSocketHasData
-        client.conn.hasData += self._socket_data
+        # TWS names its time zone only in the handshake, which ib_async drops: read it there.
+        self._tws_zone = TwsZoneReader(self._ib, on_report)
 
     @property
     def ib(self) -> ib_async.IB:
@@ -188,7 +170,7 @@ class IBBroker:
         self._readonly = readonly
         self._sync_answers.clear()
         self._last_accepted.clear()  # a new session re-reports everything: forward it once
-        self._handshake = b""
+        self._tws_zone.reset()
         await self._ib.connectAsync(
             host, port, clientId=client_id, timeout=timeout, readonly=readonly
         )
@@ -305,28 +287,71 @@ class IBBroker:
     # -- commands (the Broker protocol) ----------------------------------------------------------
 
     def place_order(self, order: Order) -> None:
-        """Send ``order`` with its assigned ``order_id``; its client_order_id goes in orderRef."""
+        """Send ``order`` with its assigned ``order_id``; its client_order_id goes in orderRef.
+
+        The message is ib_async's own placeOrder message, byte for byte, made from a template
+        (``ib_wire``) and handed to the client's ``sendMsg`` (its throttle included). Not
+        ``IB.placeOrder``: ib_async's Trade (built, logged with its eager repr and kept) is
+        bookkeeping the actors already do.
+        """
         if order.order_id is None:
             raise ValueError(f"order {order.client_order_id!r} has no order_id to place it with")
         order_id = int(order.order_id)
         self.note_order_id(order_id)
-        contract = ib_async.Stock(order.symbol, "SMART", "USD")
-        ib_order = ib_async.Order(
-            orderId=order_id,
-            action=order.side.value,
-            totalQuantity=_wire_number(order.quantity),
-            orderType=_IB_ORDER_TYPE[order.order_type],
-            tif=order.time_in_force.value,
-            orderRef=order.client_order_id,
-            account=order.account or "",
+        client: Any = self._ib.client
+        if not client.isConnected():
+            raise ConnectionError("Not connected")
+        limit, stop = order.limit_price, order.stop_price
+        values = (
+            order_id,
+            order.symbol,
+            order.side.value,
+            _wire_number(order.quantity),
+            _IB_ORDER_TYPE[order.order_type],
+            _UNSET_DOUBLE if limit is None else _wire_number(limit),
+            _UNSET_DOUBLE if stop is None else _wire_number(stop),
+            order.time_in_force.value,
+            order.account or "",
+            order.client_order_id,
         )
-        if order.limit_price is not None:
-            ib_order.lmtPrice = _wire_number(order.limit_price)
-        if order.stop_price is not None:
-            ib_order.auxPrice = _wire_number(order.stop_price)
-        # The client, not IB.placeOrder: ib_async's Trade (built, logged with its eager repr and
-        # kept) is bookkeeping the actors already do, and it would see our reports twice.
+        message = self._place_templates.message(client.serverVersion(), values)
+        if message is not None:
+            client.sendMsg(message)
+            return
+        self._place_with_ib_async(*values)
+
+    def _place_with_ib_async(self, order_id: Any, symbol: Any, *rest: Any) -> None:
+        action, quantity, order_type, limit, stop, tif, account, order_ref = rest
+        ib_order = ib_async.Order(
+            action=action,
+            totalQuantity=quantity,
+            orderType=order_type,
+            lmtPrice=limit,
+            auxPrice=stop,
+            tif=tif,
+            account=account,
+            orderRef=order_ref,
+        )
+        contract = ib_async.Stock(symbol, "SMART", "USD")
         self._ib.client.placeOrder(order_id, contract, ib_order)  # type: ignore[no-untyped-call]
+
+    def _encode_with_ib_async(self, server_version: int, values: tuple[str, ...]) -> str:
+        # What ib_async's client sends for ``values``: its sendMsg is borrowed for one call.
+        client: Any = self._ib.client
+        if client.serverVersion() != server_version:
+            raise ValueError(f"client speaks {client.serverVersion()}, not {server_version}")
+        captured: list[str] = []
+        own = vars(client).get("sendMsg")
+        client.sendMsg = captured.append
+        try:
+            self._place_with_ib_async(*values)
+        finally:
+            if own is None:
+                del client.sendMsg
+            else:
+                client.sendMsg = own
+        [message] = captured
+        return message
 
     def cancel_order(self, order: Order) -> None:
         """Send a cancel for ``order``; the answer arrives as a report.
@@ -353,40 +378,6 @@ class IBBroker:
             )
             for p in self._ib.positions()
         ]
-
-    # -- the handshake: TWS's time zone -----------------------------------------------------------
-
-    def _socket_data(self, data: bytes) -> None:
-        client = self._ib.client
-        if not client._serverVersion:  # the handshake reply has not been read yet
-            self._handshake += data
-            if len(self._handshake) >= 4:
-                (length,) = struct.unpack(">I", self._handshake[:4])
-                if len(self._handshake) >= 4 + length:
-                    fields = self._handshake[4 : 4 + length].decode(errors="replace").split("\0")
-                    self._handshake = b""
-                    if len(fields) >= 2:
-                        self._set_time_zone(fields[1])
-        elif self._handshake:
-            self._handshake = b""
-        client._onSocketHasData(data)  # type: ignore[no-untyped-call]
-
-    def _set_time_zone(self, connection_time: str) -> None:
-        zone = tws_zone(connection_time)
-        if zone is None:
-            zone = _zone_from_clock(connection_time)
-            self._on_report(
-                BrokerAnomaly(
-                    f"TWS time zone not recognised; execution times read as {zone}",
-                    raw=connection_time,
-                )
-            )
-            logger.warning(
-                "TWS names an unknown time zone ({!r}); reading its times as {}",
-                connection_time,
-                zone,
-            )
-        self._ib.TimezoneTWS = zone
 
     # -- raw callbacks -> reports ----------------------------------------------------------------
 

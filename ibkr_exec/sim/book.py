@@ -18,10 +18,12 @@ __all__ = [
     "SimContract",
     "SimExecution",
     "SimOrder",
+    "SimPosition",
 ]
 
 #: Order types the exchange can match; anything else is rejected with error 201.
 SUPPORTED_ORDER_TYPES: Final = frozenset({"MKT", "LMT", "STP", "STP LMT"})
+_ZERO = Decimal(0)
 #: TWS statuses after which an order never changes again.
 DONE_STATUSES: Final = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
 
@@ -161,3 +163,41 @@ class SimExecution:
     last_liquidity: int = 2
     #: Set on a correction: the execId it replaces.
     corrects: str | None = field(default=None)
+
+
+@dataclass(slots=True)
+class SimPosition:
+    """An account's position in one contract: signed quantity and average cost."""
+
+    account: str
+    contract: SimContract
+    quantity: Decimal = _ZERO
+    avg_cost: Decimal = _ZERO
+
+    def apply(
+        self, signed_qty: Decimal, price: Decimal, commission: Decimal = _ZERO
+    ) -> Decimal | None:
+        """Book a fill and return the P&L it realizes (None when it only opens or extends).
+
+        As at IB, the average cost includes commission (capture 15 and the README of
+        shared/reference/real-tws): a buy costs ``price + commission/qty`` a share, and a
+        closing fill realizes ``(fill - avg_cost) * qty - commission`` (signed for shorts).
+        """
+        held = self.quantity
+        new = held + signed_qty
+        qty = abs(signed_qty)
+        # What one share of this fill costs (buy) or brings (sell), commission included.
+        net = price + commission / qty if signed_qty > 0 else price - commission / qty
+        realized: Decimal | None = None
+        if held == 0 or (held > 0) == (signed_qty > 0):
+            self.avg_cost = (abs(held) * self.avg_cost + qty * net) / abs(new)
+        else:
+            closed = min(qty, abs(held))
+            per_share = price - self.avg_cost if held > 0 else self.avg_cost - price
+            realized = per_share * closed - commission
+            if new == 0:
+                self.avg_cost = _ZERO
+            elif (new > 0) != (held > 0):
+                self.avg_cost = net
+        self.quantity = new
+        return realized

@@ -153,3 +153,11 @@ async def test_wait_reconciled_raises_when_the_link_stays_down(fake_tws: FakeTWS
         with pytest.raises(NotConnectedError):
             await manager.wait_reconciled(timeout=0.3)
         assert manager.state == "RECONNECTING"
+
+
+async def test_wait_reconciled_raises_when_the_broker_does_not_answer(
+    fake_tws: FakeTWS, executor: IBKROrderExecutor
+) -> None:
+    fake_tws.leave_unanswered("currentTime")  # the socket is up, but nothing comes back
+    with pytest.raises(NotConnectedError, match="not confirmed live and reconciled within 0.3 s"):
+        await executor.connection.wait_reconciled(timeout=0.3)
