@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from ibkr_exec.actors.durable import Announcements
 from ibkr_exec.actors.ledger import OrderLedger, Outcome
 from ibkr_exec.actors.messages import STASHED_WHILE_PAUSED, GetOrder, PlaceOrder, RequestCancel
 from ibkr_exec.actors.runtime import Actor, RestartPolicy
@@ -57,7 +58,7 @@ class OrderActor(Actor):
     (from the journal, e.g. at start-up), then :meth:`~Actor.start` it.
     """
 
-    __slots__ = ("_broker", "_journal", "_ledger", "_subscribers")
+    __slots__ = ("_announcements", "_broker", "_journal", "_ledger", "_subscribers")
 
     def __init__(
         self,
@@ -73,6 +74,7 @@ class OrderActor(Actor):
         self._ledger = ledger
         self._broker = broker
         self._journal = journal
+        self._announcements = Announcements.of(journal)
         self._subscribers: list[Subscriber] | None = None
 
     @classmethod
@@ -194,12 +196,18 @@ class OrderActor(Actor):
         now = datetime.now(UTC)
         outcome = self._ledger.handle(message, now)
         if outcome is not None:
-            self._journal_outcome(outcome, message, now)
+            ended = self._journal_outcome(outcome, message, now)
             if kind is RequestCancel and outcome.dst == PENDING_CANCEL != outcome.src:
                 self._command("cancel_order", message)
                 self._broker.cancel_order(self._ledger.order())
-            if self._subscribers:
-                self._emit(outcome)
+            announcements = self._announcements
+            if ended or announcements.waiting:
+                # An order's end is on disk before anyone hears of it: announced after the
+                # journal's next sync (one per loop turn), and everything after it waits too.
+                snapshots = self._snapshots(outcome) if self._subscribers else []
+                announcements.after_sync(lambda: self._announce(snapshots))
+            elif self._subscribers:
+                self._announce(self._snapshots(outcome))
         return self._ledger.order() if kind is RequestCancel else None
 
     def place_now(self) -> bool:
@@ -269,7 +277,9 @@ class OrderActor(Actor):
         self.tell(message)  # paused: it goes to the stash, replayed after the sync
         return ledger.order()
 
-    def _journal_outcome(self, outcome: Outcome, message: Any, now: datetime) -> None:
+    def _journal_outcome(self, outcome: Outcome, message: Any, now: datetime) -> bool:
+        """Journal ``outcome``; True when it ended the order (its entry must be synced before
+        anyone hears of it)."""
         payload = encode(message)
         kind, trigger, src, dst, note = outcome[:5]
         if note is not None:
@@ -288,8 +298,7 @@ class OrderActor(Actor):
             payload=payload,
             ts=now,
         )
-        if dst != src and dst in ORDER_TERMINAL_STATES:
-            journal.flush(terminal=True)  # an order's end is on disk before anyone hears
+        return dst != src and dst in ORDER_TERMINAL_STATES
 
     def _not_sent(self, error: JournalError) -> Order:
         # Fail closed: the placement's write-ahead entry could not be stored, so IB must never
@@ -313,12 +322,15 @@ class OrderActor(Actor):
             payload=encode(message),
         )
 
-    def _emit(self, outcome: Outcome) -> None:
+    def _snapshots(self, outcome: Outcome) -> list[Order | Fill]:
         snapshots: list[Order | Fill] = []
         if outcome.fill_id is not None:
             snapshots.append(self._ledger.fill(outcome.fill_id))
         if outcome.order_changed:
             snapshots.append(self._ledger.order())
+        return snapshots
+
+    def _announce(self, snapshots: list[Order | Fill]) -> None:
         for snapshot in snapshots:
             for subscriber in list(self._subscribers or ()):
                 try:

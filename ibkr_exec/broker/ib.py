@@ -25,6 +25,7 @@ import ib_async
 
 from ibkr_exec._decimal import decimal_from_float
 from ibkr_exec.broker.ib_log import route_ib_async_logging
+from ibkr_exec.broker.ib_wire import PlaceOrderTemplates, install_encoder
 from ibkr_exec.broker.port import (
     BrokerAnomaly,
     BrokerReport,
@@ -101,6 +102,13 @@ class IBBroker:
         if max_requests_per_second is not None:
             # 0 disables ib_async's client-side throttle (default 45/s; IB's pacing is 50/s).
             self._ib.client.MaxRequests = max_requests_per_second
+        formats = install_encoder(
+            self._ib.client,
+            contract_type=ib_async.Contract,
+            unset_double=ib_async.util.UNSET_DOUBLE,
+            unset_integer=ib_async.util.UNSET_INTEGER,
+        )
+        self._place_templates = PlaceOrderTemplates(formats, self._encode_with_ib_async)
         self._on_report = on_report
         self._on_link = on_link
         self._closing = False
@@ -279,28 +287,71 @@ class IBBroker:
     # -- commands (the Broker protocol) ----------------------------------------------------------
 
     def place_order(self, order: Order) -> None:
-        """Send ``order`` with its assigned ``order_id``; its client_order_id goes in orderRef."""
+        """Send ``order`` with its assigned ``order_id``; its client_order_id goes in orderRef.
+
+        The message is ib_async's own placeOrder message, byte for byte, made from a template
+        (``ib_wire``) and handed to the client's ``sendMsg`` (its throttle included). Not
+        ``IB.placeOrder``: ib_async's Trade (built, logged with its eager repr and kept) is
+        bookkeeping the actors already do.
+        """
         if order.order_id is None:
             raise ValueError(f"order {order.client_order_id!r} has no order_id to place it with")
         order_id = int(order.order_id)
         self.note_order_id(order_id)
-        contract = ib_async.Stock(order.symbol, "SMART", "USD")
-        ib_order = ib_async.Order(
-            orderId=order_id,
-            action=order.side.value,
-            totalQuantity=_wire_number(order.quantity),
-            orderType=_IB_ORDER_TYPE[order.order_type],
-            tif=order.time_in_force.value,
-            orderRef=order.client_order_id,
-            account=order.account or "",
+        client: Any = self._ib.client
+        if not client.isConnected():
+            raise ConnectionError("Not connected")
+        limit, stop = order.limit_price, order.stop_price
+        values = (
+            order_id,
+            order.symbol,
+            order.side.value,
+            _wire_number(order.quantity),
+            _IB_ORDER_TYPE[order.order_type],
+            _UNSET_DOUBLE if limit is None else _wire_number(limit),
+            _UNSET_DOUBLE if stop is None else _wire_number(stop),
+            order.time_in_force.value,
+            order.account or "",
+            order.client_order_id,
         )
-        if order.limit_price is not None:
-            ib_order.lmtPrice = _wire_number(order.limit_price)
-        if order.stop_price is not None:
-            ib_order.auxPrice = _wire_number(order.stop_price)
-        # The client, not IB.placeOrder: ib_async's Trade (built, logged with its eager repr and
-        # kept) is bookkeeping the actors already do, and it would see our reports twice.
+        message = self._place_templates.message(client.serverVersion(), values)
+        if message is not None:
+            client.sendMsg(message)
+            return
+        self._place_with_ib_async(*values)
+
+    def _place_with_ib_async(self, order_id: Any, symbol: Any, *rest: Any) -> None:
+        action, quantity, order_type, limit, stop, tif, account, order_ref = rest
+        ib_order = ib_async.Order(
+            action=action,
+            totalQuantity=quantity,
+            orderType=order_type,
+            lmtPrice=limit,
+            auxPrice=stop,
+            tif=tif,
+            account=account,
+            orderRef=order_ref,
+        )
+        contract = ib_async.Stock(symbol, "SMART", "USD")
         self._ib.client.placeOrder(order_id, contract, ib_order)  # type: ignore[no-untyped-call]
+
+    def _encode_with_ib_async(self, server_version: int, values: tuple[str, ...]) -> str:
+        # What ib_async's client sends for ``values``: its sendMsg is borrowed for one call.
+        client: Any = self._ib.client
+        if client.serverVersion() != server_version:
+            raise ValueError(f"client speaks {client.serverVersion()}, not {server_version}")
+        captured: list[str] = []
+        own = vars(client).get("sendMsg")
+        client.sendMsg = captured.append
+        try:
+            self._place_with_ib_async(*values)
+        finally:
+            if own is None:
+                del client.sendMsg
+            else:
+                client.sendMsg = own
+        [message] = captured
+        return message
 
     def cancel_order(self, order: Order) -> None:
         """Send a cancel for ``order``; the answer arrives as a report.
