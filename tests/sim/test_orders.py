@@ -282,7 +282,7 @@ async def test_pending_cancel_option_shows_pending_cancel_first() -> None:
         ib = await connect(tws)
         trade = ib.placeOrder(AAPL, LimitOrder("BUY", 10, 50))
         await tws.wait_for_status(trade.order.orderId, "Submitted")
-        ib.client.cancelOrder(trade.order.orderId, "")
+        ib.client.cancelOrder(trade.order.orderId, "")  # type: ignore[no-untyped-call]
         await until(ib, lambda: trade.orderStatus.status == "Cancelled")
         assert [e.status for e in trade.log][-2:] == ["PendingCancel", "Cancelled"]
         ib.disconnect()
