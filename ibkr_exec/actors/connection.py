@@ -111,6 +111,7 @@ class _LinkWorkFailed:
     """The reconnect or resync task died of an exception: the link's state is unknown."""
 
     reason: str
+    task: asyncio.Task[None]
 
 
 #: What stop() reports for each stashed command that never left (see ConnectionActor.unsent).
@@ -404,12 +405,16 @@ class ConnectionActor(Actor):
             return
         error = task.exception()
         if error is not None:
-            self._hear(_LinkWorkFailed(repr(error)))
+            self._hear(_LinkWorkFailed(repr(error), task))
 
     def _link_work_failed(self, message: _LinkWorkFailed) -> None:
         # Every path out of SYNCING leads to a reconnect or to FAILED: a sync that died (the
         # socket dropped under it, or its answers never came) is treated as a lost link, and
         # the reconnect that follows syncs afresh.
+        if message.task is not self._link_task:
+            # A resync cut by a socket loss: the reconnect that superseded it syncs afresh.
+            self._journal_event("link_task_superseded", {"reason": message.reason})
+            return
         self.journal.log_anomaly(f"link task failed: {message.reason}", actor=self.name)
         self._last_error = message.reason
         if self.state in (SYNCING, READY, DEGRADED):

@@ -13,6 +13,17 @@ __all__ = ["FaultMethods"]
 _CONNECTIVITY_CODES = frozenset({1100, 1101, 1102})
 
 
+def _check_in_spec(message: str, out_of_spec: bool) -> None:
+    # Real TWS sends every completedOrder of an answer before its completedOrdersEnd; a client
+    # may rightly treat the end as "nothing more". Moving one past it is a fault TWS never
+    # shows, so a test must ask for it by name.
+    if message == "completedOrder" and not out_of_spec:
+        raise ValueError(
+            "delaying or reordering completedOrder delivers it after completedOrdersEnd, which "
+            "real TWS never does; pass out_of_spec=True to inject it anyway"
+        )
+
+
 class FaultMethods:
     """Mixin: every fault a test or scenario can arm. Message names are TWS API callback names
     (``"openOrder"``, ``"orderStatus"``, ``"execDetails"``, ``"commissionReport"``...)."""
@@ -35,9 +46,16 @@ class FaultMethods:
         else:
             self.plan.drop_after = after_messages
 
-    def delay_messages(self, message: str, seconds: float, count: int | None = 1) -> None:
+    def delay_messages(
+        self, message: str, seconds: float, count: int | None = 1, *, out_of_spec: bool = False
+    ) -> None:
         """Send the next ``count`` (None: all) ``message`` messages ``seconds`` late; messages
-        sent meanwhile overtake them."""
+        sent meanwhile overtake them.
+
+        Delaying ``completedOrder`` would deliver it after ``completedOrdersEnd``, which real TWS
+        never does: it raises ValueError unless ``out_of_spec=True`` asks for it explicitly.
+        """
+        _check_in_spec(message, out_of_spec)
         self.plan.add_rule(MessageRule("delay", message_id(message), count, seconds=seconds))
 
     def drop_messages(self, message: str, count: int | None = 1) -> None:
@@ -48,10 +66,14 @@ class FaultMethods:
         """Send the next ``count`` (None: all) ``message`` messages twice in a row."""
         self.plan.add_rule(MessageRule("duplicate", message_id(message), count))
 
-    def reorder_messages(self, message: str, after: str, count: int | None = 1) -> None:
+    def reorder_messages(
+        self, message: str, after: str, count: int | None = 1, *, out_of_spec: bool = False
+    ) -> None:
         """Hold back the next ``count`` ``message`` messages until the next ``after`` message to
         the same client has been sent: ``reorder_messages("openOrder", after="orderStatus")``
-        delivers orderStatus before openOrder."""
+        delivers orderStatus before openOrder. ``completedOrder`` needs ``out_of_spec=True``
+        (see :meth:`delay_messages`)."""
+        _check_in_spec(message, out_of_spec)
         rule = MessageRule("hold", message_id(message), count, until=message_id(after))
         self.plan.add_rule(rule)
 

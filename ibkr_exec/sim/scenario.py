@@ -37,10 +37,10 @@ __all__ = ["FAULT_KINDS", "Scenario", "ScenarioError", "load_scenario"]
 FAULT_KINDS: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "order_error": ("inject_order_error", frozenset({"code", "message", "count"})),
     "cancel_error": ("inject_cancel_error", frozenset({"code", "message", "count"})),
-    "delay": ("delay_messages", frozenset({"message", "seconds", "count"})),
+    "delay": ("delay_messages", frozenset({"message", "seconds", "count", "out_of_spec"})),
     "drop": ("drop_messages", frozenset({"message", "count"})),
     "duplicate": ("duplicate_messages", frozenset({"message", "count"})),
-    "reorder": ("reorder_messages", frozenset({"message", "after", "count"})),
+    "reorder": ("reorder_messages", frozenset({"message", "after", "count", "out_of_spec"})),
     "unanswered": ("leave_unanswered", frozenset({"request", "count"})),
     "swallow": ("swallow_placements", frozenset({"count"})),
     "drop_connections": ("drop_connections", frozenset({"after_messages"})),

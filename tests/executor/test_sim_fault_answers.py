@@ -43,3 +43,14 @@ async def test_error_321_on_a_new_order_refuses_it(
     assert raised.value.code == 321
     assert [e for e in tws.executions if e.order_ref == "refused"] == []
     assert all(o.status != "Filled" for o in tws.orders if o.order_ref == "refused")
+
+
+def test_completed_order_after_its_end_is_an_explicit_out_of_spec_fault() -> None:
+    tws = FakeTWS()
+    with pytest.raises(ValueError, match="out_of_spec"):
+        tws.delay_messages("completedOrder", 0.1)
+    with pytest.raises(ValueError, match="out_of_spec"):
+        tws.reorder_messages("completedOrder", after="completedOrdersEnd")
+    tws.delay_messages("completedOrder", 0.1, out_of_spec=True)
+    tws.reorder_messages("completedOrder", after="completedOrdersEnd", out_of_spec=True)
+    assert len(tws.plan.rules) == 2

@@ -135,3 +135,27 @@ def test_the_retention_benchmark_runs() -> None:
 
     lines = retention.main(["--no-record", "--n", "40", "--baseline", "20"])
     assert any("B per order" in line for line in lines)
+
+
+async def test_a_retired_order_the_broker_lists_again_after_a_reconnect_is_not_adopted_twice() -> (
+    None
+):
+    async with FakeTWS() as tws:
+        tws.set_price("AAPL", Decimal("150"))
+        manager = IBKRConnectionManager(
+            tws.host, tws.port, 1, timeout_seconds=3.0, max_requests_per_second=0,
+            reconnect_backoff_seconds=0.02, order_retention_seconds=0,
+        )  # fmt: skip
+        executor = IBKROrderExecutor(manager)
+        await executor.start()
+        try:
+            await executor.submit_order(OrderRequest("AAPL", 10, "MARKET", "BUY"))
+            conn = manager.actor()
+            await until(lambda: len(conn.retired) == 1)
+            tws.disconnect_clients()  # the reconnect's sync lists the order as completed
+            await manager.wait_reconciled()
+            orders = await executor.get_orders()
+            assert conn.orders == {}
+        finally:
+            await executor.stop()
+    assert [o.status for o in orders] == [OrderStatus.FILLED]

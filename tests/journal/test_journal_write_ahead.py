@@ -3,15 +3,18 @@ and an order's terminal entry is on disk before any handler hears of it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ibkr_exec import (
+    Fill,
     IBKRConnectionManager,
     IBKROrderExecutor,
     Order,
@@ -29,6 +32,13 @@ def kinds_on_disk(path: Path, cid: str) -> list[tuple[str, str | None, str | Non
         if entry["client_order_id"] == cid:
             rows.append((entry["kind"], entry["trigger"], entry["dst"]))
     return rows
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Handlers run in the client, after the simulator's last event: poll the client's side."""
+    async with asyncio.timeout(timeout):
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0)
 
 
 def executor_for(tws: FakeTWS, path: Path) -> IBKROrderExecutor:
@@ -55,7 +65,7 @@ async def test_a_terminal_entry_is_on_disk_before_handlers_hear_of_it(tmp_path: 
             await executor.submit_order(
                 OrderRequest("AAPL", 10, "MARKET", "BUY", client_order_id="t-1")
             )
-            await tws.wait_for(lambda: any(s is OrderStatus.FILLED for s, _ in seen))
+            await until(lambda: any(s is OrderStatus.FILLED for s, _ in seen))
         finally:
             await executor.stop()
     on_disk = next(d for s, d in seen if s is OrderStatus.FILLED)
@@ -127,3 +137,46 @@ async def asyncio_run(code: str, *args: str) -> subprocess.CompletedProcess[str]
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return subprocess.CompletedProcess(args, proc.returncode or 0, out.decode(), err.decode())
+
+
+async def test_handlers_hear_of_changes_in_the_order_the_journal_records_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.jsonl"
+    heard: list[tuple[str, str]] = []
+
+    class Recorder(OrderEventHandler):
+        def on_order_status(self, order: Order) -> None:
+            heard.append(("status", f"{order.status.value} {order.filled_quantity}"))
+
+        def on_fill(self, fill: Fill) -> None:
+            heard.append(("fill", fill.fill_id))
+
+    async with FakeTWS() as tws:
+        tws.set_price("AAPL", Decimal("150"))
+        tws.max_fill_size = 3  # 10 shares in four executions: PARTIAL three times, then FILLED
+        executor = executor_for(tws, path)
+        executor.add_order_handler(Recorder())
+        await executor.start()
+        try:
+            await executor.submit_order(
+                OrderRequest("AAPL", 10, "LIMIT", "BUY", limit_price="140", client_order_id="o-1")
+            )
+            for _ in range(4):
+                tws.set_price("AAPL", Decimal("139"))
+                tws.set_price("AAPL", Decimal("150"))
+            await until(lambda: ("status", "FILLED 10") in heard)
+        finally:
+            await executor.stop()
+    journaled: list[tuple[str, str]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry["client_order_id"] != "o-1" or entry["src"] == entry["dst"] is None:
+            continue
+        if entry["kind"] == "fill":
+            journaled.append(("fill", entry["payload"]["exec_id"]))
+        if entry["kind"] in ("fill", "transition") and entry["trigger"] in ("fill", "acknowledge"):
+            journaled.append(("status", entry["dst"]))
+    statuses_heard = [("status", s.split()[0]) if k == "status" else (k, s) for k, s in heard]
+    assert statuses_heard == journaled
+    assert len([k for k, _ in heard if k == "fill"]) == 4

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +36,23 @@ def test_the_journal_adds_no_loguru_sink(tmp_path: Path) -> None:
 
 
 def test_the_application_removing_every_sink_does_not_break_the_journal(tmp_path: Path) -> None:
+    # In a child process: logger.remove() is global, and this test's process keeps its sinks.
     path = tmp_path / "j.jsonl"
-    saved = logger._core.handlers.copy()  # type: ignore[attr-defined]
-    try:
-        logger.remove()  # before the journal exists
-        journal = AuditLogger(path)
-        journal.record("first")
-        logger.remove()  # and while it runs
-        journal.record("second")
-        journal.close()
-    finally:
-        logger._core.handlers.update(saved)  # type: ignore[attr-defined]
+    code = (
+        "import sys\n"
+        "from loguru import logger\n"
+        "from ibkr_exec.audit import AuditLogger\n"
+        "logger.remove()\n"  # before the journal exists
+        "journal = AuditLogger(sys.argv[1], log_level='DEBUG')\n"
+        "journal.record('first')\n"
+        "logger.remove()\n"  # and while it runs
+        "journal.record('second')\n"
+        "journal.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stderr) == (0, "")
     assert [e["kind"] for e in lines_of(path)] == ["first", "second"]
 
 
@@ -208,3 +216,28 @@ def test_the_fsync_benchmark_runs() -> None:
 
     lines = journal_fsync.main(["--no-record", "--n", "5", "--rounds", "1"])
     assert any("ratio to never" in line for line in lines)
+
+
+def test_the_connection_manager_opens_its_journal_with_the_settings_policy_and_level(
+    tmp_path: Path,
+) -> None:
+    from ibkr_exec import IBKRConnectionManager
+
+    path = tmp_path / "j.jsonl"
+    env = {
+        "IBKR_JOURNAL_PATH": str(path),
+        "IBKR_JOURNAL_FSYNC": "never",
+        "IBKR_JOURNAL_LOG_LEVEL": "DEBUG",
+    }
+    manager = IBKRConnectionManager.from_settings(Settings.from_env(env))
+    records: list[Any] = []
+    sink = logger.add(records.append, level="DEBUG")
+    try:
+        journal = manager.journal
+        assert (journal.path, journal.fsync_policy) == (path, FsyncPolicy.NEVER)
+        journal.record("x")
+        journal.close()
+    finally:
+        logger.remove(sink)
+    assert [r.record["extra"]["journal"]["kind"] for r in records] == ["x"]
+    assert IBKRConnectionManager(journal_fsync="always").journal.fsync_policy is FsyncPolicy.ALWAYS
