@@ -236,8 +236,9 @@ class AuditLogger:
     def write_ahead(self) -> None:
         """Flush before a placement is sent; JournalError when the journal cannot be written."""
         self.flush()
-        if self._failure is not None:
-            raise self._failure
+        failure = self._failure
+        if failure is not None:  # a fresh exception each time: tracebacks do not pile up
+            raise JournalError(str(failure)) from failure.__cause__
         if self._closed and self._path is not None:
             raise JournalError(f"journal {self._path} is closed: nothing can be placed")
 

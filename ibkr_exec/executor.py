@@ -227,8 +227,10 @@ class IBKROrderExecutor:
         self._check_journal(cid)
         self._reserved.add(cid)
         try:
-            await self._check_risk(request, cid)
-            await conn.wait_ready(wait)
+            if self._risk_check is not None:
+                await self._check_risk(request, cid)
+            if conn.state != READY or not conn.link.is_connected():
+                await conn.wait_ready(wait)
             try:
                 order_id = conn.link.next_order_id()
             except ConnectionError as error:
@@ -247,15 +249,16 @@ class IBKROrderExecutor:
             ):
                 acknowledged.set_result(snapshot)
 
-        unsubscribe = actor.subscribe(on_snapshot)
-        self._watch(actor)
         # Tick to wire: when READY the bytes leave from this task, before it yields (the
-        # write-ahead entry is on disk first); routing and the actor's task follow at once,
-        # before any report about the order can be read from the socket.
+        # write-ahead entry is on disk first); subscriptions, routing and the actor's task
+        # follow at once, before any report about the order can be read from the socket (and
+        # an order refused before sending is announced at the end of this loop turn).
         placed = False
         try:
             placed = conn.state == READY and actor.place_now()
         finally:
+            unsubscribe = actor.subscribe(on_snapshot)
+            self._watch(actor, since=order)
             conn.adopt(actor)
             actor.start()
         if not placed:
@@ -371,11 +374,13 @@ class IBKROrderExecutor:
             payload={"request": attrs.asdict(request), "reason": reason},
         )
 
-    def _watch(self, actor: OrderActor) -> None:
+    def _watch(self, actor: OrderActor, since: Order | None = None) -> None:
+        # ``since``: the order as handlers last knew it (default: as it is now).
         notifier = self._notifier or Notifier(self.journal)
         self._notifier = notifier
         handlers = self._handlers
-        last = [actor.order.status, actor.order.filled_quantity, actor.order.average_fill_price]
+        known = actor.order if since is None else since
+        last = [known.status, known.filled_quantity, known.average_fill_price]
         announced = set(actor.exec_ids)
 
         def on_snapshot(snapshot: Order | Fill) -> None:

@@ -62,13 +62,14 @@ class FsyncPolicy(enum.Enum):
 class JournalFile:
     """An open journal file, appended to with whole lines. Raises OSError on a failed write."""
 
-    __slots__ = ("_fd", "path", "policy")
+    __slots__ = ("_fd", "_regular", "path", "policy")
 
     def __init__(self, path: Path, policy: FsyncPolicy) -> None:
         """Open ``path`` for appending (creating it), repairing a torn last line first."""
         self.path = path
         self.policy = policy
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._regular = path.is_file()  # a device (/dev/null) has no tail to repair, no fsync
         try:
             self._repair_tail()
         except OSError:
@@ -77,8 +78,8 @@ class JournalFile:
 
     def _repair_tail(self) -> None:
         assert self._fd is not None
-        if not self.path.is_file():
-            return  # a device (/dev/null): nothing to repair
+        if not self._regular:
+            return
         size = os.fstat(self._fd).st_size
         if size == 0:
             return
@@ -114,7 +115,7 @@ class JournalFile:
 
     def sync(self) -> None:
         """``fsync`` the file now."""
-        if self._fd is not None and self.path.is_file():
+        if self._fd is not None and self._regular:
             os.fsync(self._fd)
 
     def close(self) -> None:
@@ -123,7 +124,7 @@ class JournalFile:
         if fd is None:
             return
         try:
-            if self.policy is not FsyncPolicy.NEVER and self.path.is_file():
+            if self.policy is not FsyncPolicy.NEVER and self._regular:
                 os.fsync(fd)
         except OSError:
             pass  # the failure was reported when the write failed; closing must complete

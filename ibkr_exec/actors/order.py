@@ -204,7 +204,10 @@ class OrderActor(Actor):
             if ended or announcements.waiting:
                 # An order's end is on disk before anyone hears of it: announced after the
                 # journal's next sync (one per loop turn), and everything after it waits too.
-                snapshots = self._snapshots(outcome) if self._subscribers else []
+                # The snapshots are taken now; the subscribers are those of announcement time
+                # (the executor subscribes right after placing: a placement refused by the
+                # journal is heard by it).
+                snapshots = self._snapshots(outcome)
                 announcements.after_sync(lambda: self._announce(snapshots))
             elif self._subscribers:
                 self._announce(self._snapshots(outcome))

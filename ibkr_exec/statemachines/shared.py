@@ -20,6 +20,15 @@ from transitions.core import EventData
 
 __all__ = ["MachineError", "SharedMachine"]
 
+#: dest, (condition name, wanted result)..., prepare, before and after callback names.
+_Edge = tuple[str, tuple[tuple[str, bool], ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _by_name(edge: Any) -> bool:
+    """True when every condition and callback of ``edge`` is a name (the tables' own form)."""
+    names = [c.func for c in edge.conditions] + [*edge.prepare, *edge.before, *edge.after]
+    return all(isinstance(name, str) for name in names)
+
 
 class SharedMachine(Machine):
     """A synchronous machine that drives any number of models without registering them.
@@ -57,7 +66,7 @@ class SharedMachine(Machine):
         )
         # Event objects by trigger name, looked up once per fire instead of through model partials.
         self._event_by_trigger: dict[str, Any] = dict(self.events)
-        self._plain = self._plain_edges()
+        self._edges = self._compiled_edges()
 
     def add_model(self, model: Any, initial: Any = None) -> None:
         """Put ``model`` (one object or a list) in ``initial`` (default: the initial state).
@@ -79,22 +88,36 @@ class SharedMachine(Machine):
         of their conditions held. Raises :class:`transitions.MachineError` when the trigger is not
         legal in the model's state at all, and KeyError for an unknown trigger name.
         """
-        dest = self._plain.get((getattr(model, self.model_attribute), trigger))
-        if dest is not None:
-            setattr(model, self.model_attribute, dest)
-            return True
+        attribute = self.model_attribute
+        edges = self._edges.get((getattr(model, attribute), trigger))
+        if edges is not None:
+            for dest, checks, prepare, before, after in edges:
+                for name in prepare:
+                    getattr(model, name)()
+                if all(getattr(model, name)() == wanted for name, wanted in checks):
+                    for name in before:
+                        getattr(model, name)()
+                    setattr(model, attribute, dest)
+                    for name in after:
+                        getattr(model, name)()
+                    return True
+            return False
         event = self._event_by_trigger[trigger]
         # Event.trigger wraps this call in a partial for Machine._process, which only matters for
         # queued machines; ours is not queued, and the order hot path saves ~1 us per transition.
         return bool(event._trigger(EventData(None, event, self, model, (), {})))
 
-    def _plain_edges(self) -> dict[tuple[str, str], str]:
-        """(state, trigger) -> dest for the edges whose firing only sets the state.
+    def _compiled_edges(self) -> dict[tuple[str, str], tuple[_Edge, ...]]:
+        """(state, trigger) -> the edges in table order, for :meth:`fire` to take without the
+        engine, when nothing but the table's own names would run.
 
-        An edge qualifies when it is the only one for its trigger and source and neither it, its
-        states nor the machine carry a condition or a callback: the engine would run nothing but
-        the assignment. Repeated acknowledgements (IB repeats orderStatus) are such self-loops;
-        :meth:`fire` takes them without the engine (~10 us each), with the same result.
+        The engine, per edge in table order: prepare callbacks, then the conditions (each must
+        equal its target: True for ``conditions``, False for ``unless``), then before callbacks,
+        the state change (exit and enter callbacks), after callbacks; the first edge whose
+        conditions hold is taken. :meth:`fire` does the same, calling each name on the model
+        with no arguments (what the engine does with ``send_event=False``), as long as the
+        machine has no hooks of its own and no state has enter/exit callbacks or is final; a
+        machine that has any is fired through the engine. It saves ~70% of a transition.
         """
         hooks = (
             self.before_state_change,
@@ -103,23 +126,28 @@ class SharedMachine(Machine):
             self.finalize_event,
             self.on_exception,
             getattr(self, "on_final", None),
+            self.send_event,
         )
-        if any(hooks):
+        if any(hooks) or any(
+            s.on_enter or s.on_exit or getattr(s, "final", False) for s in self.states.values()
+        ):
             return {}
-        plain: dict[tuple[str, str], str] = {}
+        compiled: dict[tuple[str, str], tuple[_Edge, ...]] = {}
         for trigger, event in self.events.items():
             for source, edges in event.transitions.items():
-                if len(edges) != 1:
+                if not all(_by_name(e) for e in edges):
                     continue
-                edge = edges[0]
-                if edge.conditions or edge.prepare or edge.before or edge.after:
-                    continue
-                dest = source if edge.dest is None else edge.dest
-                states = (self.states[source], self.states[dest])
-                if any(s.on_enter or s.on_exit or getattr(s, "final", False) for s in states):
-                    continue
-                plain[(source, trigger)] = dest
-        return plain
+                compiled[(source, trigger)] = tuple(
+                    (
+                        source if e.dest is None else e.dest,
+                        tuple((str(c.func), bool(c.target)) for c in e.conditions),
+                        tuple(map(str, e.prepare)),
+                        tuple(map(str, e.before)),
+                        tuple(map(str, e.after)),
+                    )
+                    for e in edges
+                )
+        return compiled
 
     def can_fire(self, state: str, trigger: str) -> bool:
         """True when the table has at least one edge for ``trigger`` leaving ``state``."""

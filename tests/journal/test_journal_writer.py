@@ -216,3 +216,28 @@ def test_the_fsync_benchmark_runs() -> None:
 
     lines = journal_fsync.main(["--no-record", "--n", "5", "--rounds", "1"])
     assert any("ratio to never" in line for line in lines)
+
+
+def test_the_connection_manager_opens_its_journal_with_the_settings_policy_and_level(
+    tmp_path: Path,
+) -> None:
+    from ibkr_exec import IBKRConnectionManager
+
+    path = tmp_path / "j.jsonl"
+    env = {
+        "IBKR_JOURNAL_PATH": str(path),
+        "IBKR_JOURNAL_FSYNC": "never",
+        "IBKR_JOURNAL_LOG_LEVEL": "DEBUG",
+    }
+    manager = IBKRConnectionManager.from_settings(Settings.from_env(env))
+    records: list[Any] = []
+    sink = logger.add(records.append, level="DEBUG")
+    try:
+        journal = manager.journal
+        assert (journal.path, journal.fsync_policy) == (path, FsyncPolicy.NEVER)
+        journal.record("x")
+        journal.close()
+    finally:
+        logger.remove(sink)
+    assert [r.record["extra"]["journal"]["kind"] for r in records] == ["x"]
+    assert IBKRConnectionManager(journal_fsync="always").journal.fsync_policy is FsyncPolicy.ALWAYS

@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from ib_async import IB, LimitOrder, MarketOrder, Order, StopLimitOrder, StopOrder
 
 from ibkr_exec.sim import FakeTWS
@@ -230,3 +231,58 @@ async def test_wait_for_placements_counts_place_order_messages(fake_tws: FakeTWS
         ib.placeOrder(MSFT, LimitOrder("BUY", 1, 1))
     await fake_tws.wait_for_placements(3)
     assert fake_tws.placements_received == 3
+
+
+async def test_closing_fill_reports_realized_pnl_and_positions_cost_includes_commission(
+    fake_tws: FakeTWS, ib: IB
+) -> None:
+    fake_tws.set_price("AAPL", 150)
+    buy = ib.placeOrder(AAPL, MarketOrder("BUY", 100))
+    await asyncio.wait_for(buy.filledEvent, 2)
+    await until(ib, lambda: buy.fills and buy.fills[0].commissionReport.commission)
+    (opening,) = buy.fills
+    assert opening.execution.exchange == "ISLAND"  # the venue, never SMART (captures 2, 21)
+    assert opening.execution.lastLiquidity == 2  # a marketable order took liquidity
+    assert opening.commissionReport.realizedPNL == 0.0  # sent unset; ib_async reads it as 0
+    assert fake_tws.executions[0].realized_pnl is None
+    await until(ib, ib.positions)
+    (position,) = ib.positions()
+    assert position.avgCost == pytest.approx(150.01)  # 150 + 1.00 commission / 100 shares
+    fake_tws.set_price("AAPL", 151)
+    sell = ib.placeOrder(AAPL, MarketOrder("SELL", 100))
+    await asyncio.wait_for(sell.filledEvent, 2)
+    await until(ib, lambda: sell.fills and sell.fills[0].commissionReport.commission)
+    # (151 - 150.01) * 100 - 1.00 of the closing fill's own commission
+    assert sell.fills[0].commissionReport.realizedPNL == pytest.approx(98.0)
+    assert fake_tws.executions[1].realized_pnl == Decimal("98.00")
+    assert fake_tws.positions[("DU1234567", "AAPL")] == 0
+
+
+async def test_a_resting_order_filled_later_added_liquidity(fake_tws: FakeTWS, ib: IB) -> None:
+    fake_tws.set_price("AAPL", 150)
+    trade = ib.placeOrder(AAPL, LimitOrder("BUY", 10, 149))
+    await fake_tws.wait_for_status(trade.order.orderId, "Submitted")
+    fake_tws.set_price("AAPL", 149)
+    await asyncio.wait_for(trade.filledEvent, 2)
+    assert trade.fills[0].execution.lastLiquidity == 1
+
+
+async def test_acknowledge_twice_brings_back_presubmitted_then_submitted() -> None:
+    async with FakeTWS(acknowledge_twice=True) as tws:
+        ib = await connect(tws)
+        trade = ib.placeOrder(AAPL, LimitOrder("BUY", 10, 50))
+        await tws.wait_for_status(trade.order.orderId, "Submitted")
+        await until(ib, lambda: trade.orderStatus.status == "Submitted")
+        assert [e.status for e in trade.log] == ["PendingSubmit", "PreSubmitted", "Submitted"]
+        ib.disconnect()
+
+
+async def test_pending_cancel_option_shows_pending_cancel_first() -> None:
+    async with FakeTWS(pending_cancel=True) as tws:
+        ib = await connect(tws)
+        trade = ib.placeOrder(AAPL, LimitOrder("BUY", 10, 50))
+        await tws.wait_for_status(trade.order.orderId, "Submitted")
+        ib.client.cancelOrder(trade.order.orderId, "")  # type: ignore[no-untyped-call]
+        await until(ib, lambda: trade.orderStatus.status == "Cancelled")
+        assert [e.status for e in trade.log][-2:] == ["PendingCancel", "Cancelled"]
+        ib.disconnect()
