@@ -1,6 +1,6 @@
 """Per transition: mailbox + shared machine + journal entry versus a bare ``transitions`` trigger.
 
-Run: ``python -m bench.transition``. Budget (design.md): <= 2.0x.
+Run: ``python -m bench.transition``. Budget (design.md): <= 1.5x.
 
 Both sides run the same table (``ORDER_TRANSITIONS``) and the same pair of edges, SUBMITTED ->
 PENDING_CANCEL (``cancel_pending``, a ``before`` callback) and back (``cancel_refused``, a
@@ -105,7 +105,7 @@ async def measure(n: int, repeat: int) -> list[str]:
         f"transitions per run: {n}, best of {repeat}; journal to a file",
         f"bare transitions trigger        {bare * 1e6:7.2f} us",
         f"actor transition (burst)        {burst * 1e6:7.2f} us  ratio {burst / bare:.2f}x"
-        "   (budget <= 2.0x)",
+        "   (budget <= 1.5x)",
         f"actor transition (1 msg/actor)  {spread * 1e6:7.2f} us  ratio {spread / bare:.2f}x",
     ]
 
