@@ -38,6 +38,8 @@ class OrderEventHandler(Protocol):
 
         ``fill.order_id`` and ``fill.client_order_id`` name the order; the order's new snapshot
         follows in ``on_order_status`` (or ``executor.get_order_status(fill.client_order_id)``).
+        Called once per execution, with ``fill.commission`` set when IB reports it within
+        0.25 s (it normally follows at once); a later commission reaches ``get_fills`` only.
         """
         return None
 

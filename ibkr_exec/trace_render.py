@@ -35,6 +35,11 @@ _HEADER = (
 # -- rendering -------------------------------------------------------------------------------------
 
 
+#: How a fill anomaly reads, by the state it arrived in (a fill is recorded, never dropped, in
+#: CANCELLED and REJECTED; elsewhere it was an overfill or out of place).
+_FILL_ANOMALY = {"CANCELLED": "late fill after cancel", "REJECTED": "fill after reject"}
+
+
 def _machine(trace: OrderTrace) -> Lifecycle:
     order = trace.order
     return attrs.evolve(
@@ -137,11 +142,9 @@ def _markdown(trace: OrderTrace, svg_href: str | None) -> str:
     lines += ["", "## Anomalies", ""]
     if trace.anomalies:
         for step in trace.anomalies:
-            what = (
-                "late fill after cancel"
-                if step.kind == "anomaly" and step.trigger == "fill"
-                else step.kind
-            )
+            what = step.kind
+            if step.kind == "anomaly" and step.trigger == "fill":
+                what = _FILL_ANOMALY.get(step.src or "", "fill not applied")
             lines.append(
                 f"- seq {step.seq} at {step.ts[11:23]}: **{what}** ({step.trigger} in {step.src}): "
                 f"{step.note or '-'}"

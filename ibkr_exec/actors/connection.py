@@ -509,11 +509,22 @@ class ConnectionActor(Actor):
             actor.start()
 
     def _unrouted(self, report: Any) -> None:
+        payload = encode(report)
+        retired = self.retired.owner(report)
+        if retired is not None:
+            # Its actor was retired after the retention: say so, under the order's own id.
+            payload["note"] = "order retired after its retention: recorded, not applied"
+            logger.warning(
+                "ibkr-exec: {} for order {} arrived after it was retired: journaled, not applied",
+                type(report).__name__,
+                retired,
+            )
         self.journal.record(
             "unrouted",
             actor=self.name,
             order_id=getattr(report, "order_id", None),
-            payload=encode(report),
+            client_order_id=retired,
+            payload=payload,
         )
 
     # -- helpers ----------------------------------------------------------------------------------

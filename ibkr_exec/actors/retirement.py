@@ -7,7 +7,8 @@ final Order and fills are kept as a :class:`RetiredOrder` (one compact JSON stri
 ``get_order_status``, ``get_orders`` and ``get_fills`` answer from), its routes are removed, it
 stops, and an in-memory journal forgets its per-order entries
 (:meth:`~ibkr_exec.audit.AuditLogger.release`). A report about a retired order is journaled as
-"unrouted" (kept in the journal, no longer applied to the Order).
+"unrouted" under the order's client_order_id, with a loguru WARNING: recorded, no longer applied
+to the Order (so a retention shorter than the broker's late reports loses them from the Order).
 
 None as ``retention`` never retires (every finished actor kept, as before).
 """
@@ -131,6 +132,17 @@ class Retirement:
             cid = self._by_order_id.get(key)
             record = None if cid is None else self._records.get(cid)
         return record
+
+    def owner(self, report: Any) -> str | None:
+        """The client_order_id of the retired order ``report`` is about (by orderRef or
+        orderId), or None."""
+        ref = getattr(report, "order_ref", None)
+        if ref and ref in self._records:
+            return str(ref)
+        order_id = getattr(report, "order_id", None)
+        if order_id and order_id != "0":  # completed orders all carry orderId 0
+            return self._by_order_id.get(order_id)
+        return None
 
     def orders(self) -> list[Order]:
         """The final Orders of every retired order, in retirement order."""

@@ -22,6 +22,8 @@ from ibkr_exec import (
     replay_orders,
 )
 from ibkr_exec.sim import FakeTWS
+from ibkr_exec.trace import load_trace
+from ibkr_exec.trace_render import render_trace
 
 from .conftest import make_executor
 from .waiting import Events, Recorder
@@ -197,6 +199,9 @@ async def test_a_fill_that_arrives_after_the_withdrawal_is_applied(
     entries = list(read_journal(journal_path))
     assert replay_orders(entries)["overtaken"].filled_quantity == 40
     assert any(e["kind"] == "anomaly" and e["trigger"] == "fill" for e in entries)
+    trace = load_trace(journal_path, "overtaken")
+    assert (trace.path[-1].src, trace.path[-1].trigger) == ("REJECTED", "fill")
+    assert "**fill after reject**" in render_trace(trace)
 
 
 async def test_a_cancel_requested_while_the_link_is_down_is_journaled_and_reported_on_stop(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from loguru import logger
 
 from ibkr_exec import (
     DuplicateOrderError,
@@ -159,3 +160,38 @@ async def test_a_retired_order_the_broker_lists_again_after_a_reconnect_is_not_a
         finally:
             await executor.stop()
     assert [o.status for o in orders] == [OrderStatus.FILLED]
+
+
+async def test_a_report_for_a_retired_order_is_journaled_under_its_id_and_warned_about() -> None:
+    warnings: list[str] = []
+    sink = logger.add(lambda m: warnings.append(str(m.record["message"])), level="WARNING")
+    try:
+        async with FakeTWS() as tws:
+            tws.set_price("AAPL", Decimal("150"))
+            manager = IBKRConnectionManager(
+                tws.host, tws.port, 1, timeout_seconds=3.0, max_requests_per_second=0,
+                order_retention_seconds=0,
+            )  # fmt: skip
+            executor = IBKROrderExecutor(manager)
+            await executor.start()
+            try:
+                await executor.submit_order(
+                    OrderRequest("AAPL", 10, "MARKET", "BUY", client_order_id="late-1")
+                )
+                conn = manager.actor()
+                await until(lambda: len(conn.retired) == 1)
+                tws.correct_execution(price="149")  # IB corrects the execution afterwards
+                journal = manager.journal
+
+                def late_entries() -> list[dict[str, object]]:
+                    return [e for e in journal.entries() if e["kind"] == "unrouted"]
+
+                await until(lambda: bool(late_entries()))
+                late = late_entries()
+            finally:
+                await executor.stop()
+    finally:
+        logger.remove(sink)
+    assert late[0]["client_order_id"] == "late-1"
+    assert "retired" in str(late[0]["payload"])
+    assert any("late-1" in w and "retired" in w for w in warnings)
