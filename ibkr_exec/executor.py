@@ -120,6 +120,7 @@ class IBKROrderExecutor:
         try:
             self._recover()
             self.connection.actor().discover = self._adopt_unjournaled
+            self.connection.actor().revive = self._revive_retired
             await self.connection.connect()
         except BaseException:
             actor = self.connection._actor
@@ -181,6 +182,18 @@ class IBKROrderExecutor:
             self.journal.connection_changed(
                 "recovered", payload={"orders": recovered}, actor="executor"
             )
+
+    def _revive_retired(self, client_order_id: str) -> OrderActor | None:
+        # A retired order the broker reports on again: rebuilt from the journal file (an
+        # in-memory journal forgot its entries when it retired: the report stays "unrouted").
+        if self.journal.path is None:
+            return None
+        conn = self.connection.actor()
+        actor = OrderActor.recover(
+            client_order_id, broker=conn.link, journal=self.journal, parent=conn
+        )
+        self._watch(actor)
+        return actor
 
     def _adopt_unjournaled(self, order: Order) -> OrderActor | None:
         # An order IB reports whose orderRef carries our prefix but that the journal lacks (lost

@@ -156,6 +156,9 @@ class ConnectionActor(Actor):
         #: Offered every order the broker reports that no actor manages (OrderDiscovered); it
         #: returns the actor it created for it (routed from then on) or None. Set by the executor.
         self.discover: Callable[[Order], OrderActor | None] | None = None
+        #: Rebuilds a retired order's actor from the journal when the broker reports on it again
+        #: (a late fill, a correction); None when it cannot. Set by the executor.
+        self.revive: Callable[[str], OrderActor | None] | None = None
         self._link_task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._rng = random.Random()
@@ -465,6 +468,8 @@ class ConnectionActor(Actor):
             return
         routes = self._routes
         deliveries = routes.route(report)
+        if deliveries is None and self._revive_retired(report):
+            deliveries = routes.route(report)
         if deliveries is None:
             self._unrouted(report)
             return
@@ -496,6 +501,27 @@ class ConnectionActor(Actor):
                 report.perm_id,
                 actor.client_order_id,
             )
+
+    def _revive_retired(self, report: Any) -> bool:
+        cid = self.retired.owner(report)
+        if cid is None or self.revive is None or cid in self.children:
+            return False  # not retired here, nothing can rebuild it, or it is still stopping
+        actor = self.revive(cid)
+        if actor is None:
+            return False
+        self.retired.forget(cid)
+        self.journal.record(
+            "revived",
+            actor=self.name,
+            order_id=actor.order.order_id,
+            client_order_id=cid,
+            payload={
+                "note": f"retired order rebuilt from the journal for a {type(report).__name__}"
+            },
+        )
+        self.adopt(actor)
+        actor.start()
+        return True
 
     def _discovered(self, report: OrderDiscovered) -> None:
         order = report.order

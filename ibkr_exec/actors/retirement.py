@@ -6,9 +6,10 @@ commission or an execution correction still reaches it and is applied. Then it i
 final Order and fills are kept as a :class:`RetiredOrder` (one compact JSON string, what
 ``get_order_status``, ``get_orders`` and ``get_fills`` answer from), its routes are removed, it
 stops, and an in-memory journal forgets its per-order entries
-(:meth:`~ibkr_exec.audit.AuditLogger.release`). A report about a retired order is journaled as
-"unrouted" under the order's client_order_id, with a loguru WARNING: recorded, no longer applied
-to the Order (so a retention shorter than the broker's late reports loses them from the Order).
+(:meth:`~ibkr_exec.audit.AuditLogger.release`). A report about a retired order rebuilds its actor
+from a journal file (the connection actor's ``revive`` hook) and is applied; without a file it is
+journaled as "unrouted" under the order's client_order_id, with a loguru WARNING: recorded, not
+applied to the Order.
 
 None as ``retention`` never retires (every finished actor kept, as before).
 """
@@ -143,6 +144,14 @@ class Retirement:
         if order_id and order_id != "0":  # completed orders all carry orderId 0
             return self._by_order_id.get(order_id)
         return None
+
+    def forget(self, client_order_id: str) -> None:
+        """Drop the record of a retired order whose actor was rebuilt (it is live again)."""
+        record = self._records.pop(client_order_id, None)
+        if record is not None:
+            order_id = record.order.order_id
+            if order_id is not None and self._by_order_id.get(order_id) == client_order_id:
+                del self._by_order_id[order_id]
 
     def orders(self) -> list[Order]:
         """The final Orders of every retired order, in retirement order."""

@@ -8,14 +8,17 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from loguru import logger
 
 from ibkr_exec import (
     DuplicateOrderError,
+    Fill,
     IBKRConnectionManager,
     IBKROrderExecutor,
+    OrderEventHandler,
     OrderRequest,
     OrderStatus,
     Settings,
@@ -195,3 +198,36 @@ async def test_a_report_for_a_retired_order_is_journaled_under_its_id_and_warned
     assert late[0]["client_order_id"] == "late-1"
     assert "retired" in str(late[0]["payload"])
     assert any("late-1" in w and "retired" in w for w in warnings)
+
+
+async def test_a_report_for_a_retired_order_revives_it_from_a_journal_file(tmp_path: Path) -> None:
+    heard: list[Fill] = []
+
+    class Fills(OrderEventHandler):
+        def on_fill(self, fill: Fill) -> None:
+            heard.append(fill)
+
+    async with FakeTWS() as tws:
+        tws.set_price("AAPL", Decimal("150"))
+        manager = IBKRConnectionManager(
+            tws.host, tws.port, 1, timeout_seconds=3.0, max_requests_per_second=0,
+            order_retention_seconds=0, journal_path=tmp_path / "journal.jsonl",
+        )  # fmt: skip
+        executor = IBKROrderExecutor(manager, order_handlers=[Fills()])
+        await executor.start()
+        try:
+            await executor.submit_order(
+                OrderRequest("AAPL", 10, "MARKET", "BUY", client_order_id="rev-1")
+            )
+            conn = manager.actor()
+            await until(lambda: len(conn.retired) == 1)
+            correction = tws.correct_execution(price="149")  # after the retention
+            await until(lambda: any(f.fill_id == correction.exec_id for f in heard))
+            await until(lambda: len(conn.retired) == 1)  # retention 0: retired again at once
+            fills = await executor.get_fills("rev-1")
+            kinds = [e["kind"] for e in manager.journal.entries_for("rev-1")]
+        finally:
+            await executor.stop()
+    assert "revived" in kinds
+    assert "unrouted" not in kinds
+    assert [(f.fill_id, f.price) for f in fills] == [(correction.exec_id, Decimal("149"))]
