@@ -1,7 +1,7 @@
 """Reconnect: from socket loss to every order actor resumed, with 5k open orders, versus raw
 ib_async's own reconnect and sync of the same orders.
 
-Run: ``python -m bench.reconnect``. Budget (design.md): lib / raw <= 1.25x.
+Run: ``python -m bench.reconnect``. Budget (design.md): lib / raw <= 1.0x.
 
 Both sides place ``--n`` BUY limit orders at 100 (AAPL is at 150: they stay working) on a fresh
 FakeTWS, then the simulator drops the connection (``tws.disconnect_clients()``) and the clock
@@ -140,7 +140,7 @@ async def measure(n: int, pairs: int) -> list[str]:
         f"lib  drop -> READY, actors resumed: {m * 1e3:8.1f} ms  (runs: "
         + ", ".join(f"{x * 1e3:.0f}" for x in lib)
         + ")",
-        f"ratio lib/raw {m / r:.3f}   (budget <= 1.25)",
+        f"ratio lib/raw {m / r:.3f}   (budget <= 1.0)",
     ]
 
 
