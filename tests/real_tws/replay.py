@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CAPTURES = Path("/work/shared/reference/real-tws/captures.json")
+# shared/ stands beside the repository (here, and in CI's fresh clone).
+CAPTURES = Path(__file__).resolve().parents[3] / "shared/reference/real-tws/captures.json"
 
 #: Scenarios whose strings carry one extra trailing empty field (a copying artefact of the
 #: rust-ibapi 2023 test strings, as the captures' README says): it is dropped.

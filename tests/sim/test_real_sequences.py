@@ -20,7 +20,8 @@ from ibkr_exec.sim import FakeTWS
 from .helpers import AAPL, barrier, until
 
 Recorded = list[list[str]]
-CAPTURES = Path("/work/shared/reference/real-tws/captures.json")
+# shared/ stands beside the repository (here, and in CI's fresh clone).
+CAPTURES = Path(__file__).resolve().parents[3] / "shared/reference/real-tws/captures.json"
 
 
 def _captures() -> list[dict[str, Any]]:
