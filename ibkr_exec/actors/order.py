@@ -173,16 +173,7 @@ class OrderActor(Actor):
     def on_stashed(self, message: Any) -> None:
         """Journal a command put aside while the link is down: a process that exits before the
         reconnect still leaves a record that it was asked for."""
-        ledger = self._ledger
-        self._journal.record(
-            "command_stashed",
-            actor=self.name,
-            order_id=ledger.base.order_id,
-            client_order_id=ledger.client_order_id,
-            src=ledger.state,
-            dst=ledger.state,
-            payload=encode(message),
-        )
+        self._journal_command("command_stashed", message)
 
     def receive(self, message: Any) -> Any:
         """Apply one report or command. Commands and GetOrder answer the Order snapshot."""
@@ -239,14 +230,8 @@ class OrderActor(Actor):
         """Re-check a stashed command against the state reached meanwhile, then apply it."""
         if self._ledger.is_terminal:
             ledger = self._ledger
-            self._journal.record(
-                "command_dropped",
-                actor=self.name,
-                order_id=ledger.base.order_id,
-                client_order_id=ledger.client_order_id,
-                src=ledger.state,
-                dst=ledger.state,
-                payload={**encode(message), "note": f"order {ledger.state} meanwhile: not sent"},
+            self._journal_command(
+                "command_dropped", message, note=f"order {ledger.state} meanwhile: not sent"
             )
             return ledger.order()
         return self.receive(message)
@@ -266,19 +251,12 @@ class OrderActor(Actor):
         return is_connected is None or bool(is_connected())
 
     def _defer(self, message: Any) -> Order:
-        ledger = self._ledger
-        self._journal.record(
-            "command_deferred",
-            actor=self.name,
-            order_id=ledger.base.order_id,
-            client_order_id=ledger.client_order_id,
-            src=ledger.state,
-            dst=ledger.state,
-            payload={**encode(message), "note": "broker link down: stashed until reconnected"},
+        self._journal_command(
+            "command_deferred", message, note="broker link down: stashed until reconnected"
         )
         self.pause()
         self.tell(message)  # paused: it goes to the stash, replayed after the sync
-        return ledger.order()
+        return self._ledger.order()
 
     def _journal_outcome(self, outcome: Outcome, message: Any, now: datetime) -> bool:
         """Journal ``outcome``; True when it ended the order (its entry must be synced before
@@ -313,16 +291,25 @@ class OrderActor(Actor):
         return self._ledger.order()
 
     def _command(self, command: str, message: Any) -> None:
+        self._journal_command("command", message, trigger=command)
+
+    def _journal_command(
+        self, kind: str, message: Any, *, trigger: str | None = None, note: str | None = None
+    ) -> None:
+        """One entry about a command (sent, stashed, deferred or dropped): the state stays."""
         ledger = self._ledger
+        payload = encode(message)
+        if note is not None:
+            payload["note"] = note
         self._journal.record(
-            "command",
+            kind,
             actor=self.name,
             order_id=ledger.base.order_id,
             client_order_id=ledger.client_order_id,
             src=ledger.state,
             dst=ledger.state,
-            trigger=command,
-            payload=encode(message),
+            trigger=trigger,
+            payload=payload,
         )
 
     def _snapshots(self, outcome: Outcome) -> list[Order | Fill]:
