@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from usage import mypy_errors
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 BLOCKS: list[str] = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
@@ -168,31 +169,13 @@ def test_the_value_types_block_raises_what_its_comment_shows() -> None:
 
 def test_the_value_types_block_float_is_flagged_by_mypy(tmp_path: Path) -> None:
     block = _block(VALUE_TYPES)
-    (tmp_path / "value_types.py").write_text(block, encoding="utf-8")
     flagged = [
         n
         for n, line in enumerate(block.splitlines(), 1)
         if '# mypy: incompatible type "float"' in line
     ]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--follow-imports=silent",
-            "--cache-dir",
-            str(tmp_path / ".mypy_cache"),
-            "value_types.py",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
-    assert [int(line.split(":")[1]) for line in errors] == flagged, result.stdout
+    errors, output = mypy_errors(tmp_path, block, "value_types.py")
+    assert [int(line.split(":")[1]) for line in errors] == flagged, output
     assert 'incompatible type "float"' in errors[0]
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from . import mypy_errors
 
 SNIPPET = """\
 from decimal import Decimal
@@ -20,27 +20,9 @@ OrderRequest("AAPL", 1, OrderType.STOP, Side.SELL, stop_price=99.5)
 
 
 def test_mypy_refuses_float_quantities_and_prices(tmp_path: Path) -> None:
-    (tmp_path / "strategy.py").write_text(SNIPPET, encoding="utf-8")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--follow-imports=silent",
-            "--cache-dir",
-            str(tmp_path / ".mypy_cache"),
-            "strategy.py",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
-    assert [line.split(":")[1] for line in errors] == ["7", "8", "9"], result.stdout
-    assert all('"float"' in line and "[arg-type]" in line for line in errors), result.stdout
+    errors, output = mypy_errors(tmp_path, SNIPPET)
+    assert [line.split(":")[1] for line in errors] == ["7", "8", "9"], output
+    assert all('"float"' in line and "[arg-type]" in line for line in errors), output
     assert "Argument 2 " in errors[0]
     assert '"limit_price"' in errors[1]
     assert '"stop_price"' in errors[2]
