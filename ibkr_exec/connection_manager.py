@@ -90,6 +90,14 @@ class IBKRConnectionManager:
 
     # -- properties -----------------------------------------------------------------------------
 
+    def use_journal(self, audit_logger: AuditLogger) -> None:
+        """Journal to ``audit_logger`` (the caller's: flushed, not closed, on disconnect) instead
+        of the one the settings describe. Only before the first connect."""
+        if self._actor is not None:
+            raise ValueError("pass audit_logger before the connection manager connects")
+        self._journal = audit_logger
+        self._owns_journal = False
+
     @property
     def journal(self) -> AuditLogger:
         """The audit journal (IBKR_JOURNAL_PATH, or in memory when unset)."""
@@ -177,7 +185,7 @@ class IBKRConnectionManager:
 
         def failed(error: JournalError) -> None:
             # Through the connection actor's notifier: coroutine handlers are awaited on stop.
-            actor._notify("on_journal_failed", error)
+            actor.notify_handlers("on_journal_failed", error)
 
         self._unwatch_journal = self.journal.add_failure_listener(failed)
 

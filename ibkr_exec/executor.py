@@ -75,10 +75,7 @@ class IBKROrderExecutor:
     ) -> None:
         """Wire an executor to ``connection_manager``; nothing runs until :meth:`start`."""
         if audit_logger is not None:
-            if connection_manager._actor is not None:
-                raise ValueError("pass audit_logger before the connection manager connects")
-            connection_manager._journal = audit_logger
-            connection_manager._owns_journal = False
+            connection_manager.use_journal(audit_logger)
         self.connection = connection_manager
         self._risk_check = risk_check_callback
         self._handlers: list[OrderEventHandler] = list(order_handlers)

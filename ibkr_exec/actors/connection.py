@@ -341,7 +341,7 @@ class ConnectionActor(Actor):
         if event.data_kept and self.state == DEGRADED:
             self._transition("restored_data_kept", reason=event.message)
             self._resume_orders()
-            self._notify("on_connected")
+            self.notify_handlers("on_connected")
         elif not event.data_kept and self.state in (DEGRADED, READY):
             if self.state == READY:
                 self._pause_orders()
@@ -371,7 +371,7 @@ class ConnectionActor(Actor):
         self._transition("synced", orders=len(actors))
         settle_lost_commands(actors, self._routes, self._link, self.journal)
         self._resume_orders()
-        self._notify("on_connected")
+        self.notify_handlers("on_connected")
 
     def _attempt_failed(self, message: _AttemptFailed) -> None:
         self._last_error = message.reason
@@ -380,7 +380,7 @@ class ConnectionActor(Actor):
     def _give_up(self, message: _GiveUp) -> None:
         self._last_error = message.reason
         self._transition("give_up", reason=message.reason)
-        self._notify("on_connection_failed", message.reason)
+        self.notify_handlers("on_connection_failed", message.reason)
 
     # -- background work (one at a time) -----------------------------------------------------------
 
@@ -603,9 +603,11 @@ class ConnectionActor(Actor):
 
     def _disconnected(self, reason: str) -> None:
         self.last_disconnect_reason = reason
-        self._notify("on_disconnected")
+        self.notify_handlers("on_disconnected")
 
-    def _notify(self, method: str, *args: Any) -> None:
+    def notify_handlers(self, method: str, *args: Any) -> None:
+        """Call ``method(*args)`` on every connection handler, as this actor does for its own
+        events (a handler that raises is logged and journaled, never propagated)."""
         for handler in list(self.handlers):
             self._notifier.call(handler, method, *args, actor=self.name)
 
